@@ -1,0 +1,1 @@
+"""The facilbot service: engine, store, scheduler, HTTP API, pages, CLI and reports."""

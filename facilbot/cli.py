@@ -1,0 +1,57 @@
+"""The ``facilbot`` command line.
+
+Each sub-command lives in its own module under ``facilbot.commands`` and is imported only when
+it runs, so ``facilbot lint`` pays for the run-of-show library and nothing else (no web,
+database or platform package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module under facilbot.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "lint": ("lint", "check a run-of-show file against the practices"),
+    "plan": ("plan", "print when every segment and cue happens"),
+    "schema": ("schema", "print the run-of-show JSON Schema"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facilbot",
+        description="Runs a live training session's run-of-show in Zoom and Microsoft Teams.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in COMMANDS.items():
+        subparsers.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args or args[0] not in COMMANDS:
+        if args and not args[0].startswith("-"):
+            parser.print_usage(sys.stderr)
+            print(f"facilbot: unknown command {args[0]!r}; see facilbot --help", file=sys.stderr)
+            return 2
+        parser.parse_args(args)  # handles --help; otherwise prints usage
+        parser.print_help()
+        return 0 if not args else 2
+    module_name, help_text = COMMANDS[args[0]]
+    module = importlib.import_module(f"facilbot.commands.{module_name}")
+    sub = argparse.ArgumentParser(prog=f"facilbot {args[0]}", description=help_text)
+    module.add_arguments(sub)
+    namespace = sub.parse_args(args[1:])
+    try:
+        return int(module.run(namespace))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Platform adapters (Zoom, Teams, the simulator) and the contract they share with the engine."""

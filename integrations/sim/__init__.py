@@ -1,0 +1,1 @@
+"""The simulated meeting: virtual participants driven by a seeded scenario."""

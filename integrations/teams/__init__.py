@@ -1,0 +1,1 @@
+"""Microsoft Teams: the meeting bot (Bot Framework) and Microsoft Graph."""

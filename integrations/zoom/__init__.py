@@ -1,0 +1,1 @@
+"""Zoom: verified webhooks, the REST channel and the in-client bridge."""
