@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("lint", "check a run-of-show file against the practices"),
     "plan": ("plan", "print when every segment and cue happens"),
     "schema": ("schema", "print the run-of-show JSON Schema"),
+    "migrate": ("migrate", "bring the database schema up to date"),
+    "token": ("token", "create, list and revoke API tokens"),
 }
 
 

@@ -154,6 +154,8 @@ def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:
 class Room:
     name: str
     participant_ids: tuple[str, ...]
+    #: display names aligned with ``participant_ids`` (for producer cues and pages); may be empty
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,16 +7,26 @@ place that turns text into seconds and back.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, ValidationInfo, WithJsonSchema
 
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_UNITS = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)", re.IGNORECASE)
-_UNITS_WHOLE = re.compile(r"^(?:\s*\d+(?:\.\d+)?\s*[dhms]\s*)+$", re.IGNORECASE)
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})$")
+# ASCII digits only ([0-9], not \\d, which also matches other scripts' digits).
+_UNITS = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([dhms])", re.IGNORECASE)
+_UNITS_WHOLE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?\s*[dhms]\s*)+", re.IGNORECASE)
+_CLOCK = re.compile(r"(?:([0-9]+):)?([0-9]{1,2}):([0-9]{2})")
+_BARE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
-DURATION_PATTERN = r"^(\s*\d+(\.\d+)?\s*[dhmsDHMS]\s*)+$|^(\d+:)?\d{1,2}:\d{2}$"
+#: The same language as ``parse_duration`` (before the range checks), for the JSON Schema.
+DURATION_PATTERN = (
+    r"^\s*([0-9]+(\.[0-9]+)?\s*[dhmsDHMS]\s*)+$|^\s*([0-9]+:)?[0-9]{1,2}:[0-9]{2}\s*$"
+)
+#: Longer than any session, follow-up or check-in needs; keeps numbers sane downstream.
+MAX_SECONDS = 366 * 86400
+_MAX_TEXT = 40
+_EXAMPLES = "write e.g. 90s, 5m, 1h30m or 01:30:00"
 
 
 class DurationError(ValueError):
@@ -26,35 +36,42 @@ class DurationError(ValueError):
 def parse_duration(text: str) -> int:
     """Return the number of seconds ``text`` stands for.
 
-    Accepts unit forms (``90s``, ``5m``, ``1h30m``, ``1.5h``, ``7d``) and clock forms
-    (``MM:SS`` and ``HH:MM:SS``). Refuses bare numbers: ``5`` could mean seconds or minutes.
+    Accepts unit forms (``90s``, ``5m``, ``1h30m``, ``1.5h``, ``7d``, any case, spaces between
+    parts) and clock forms (``MM:SS`` and ``HH:MM:SS``). Refuses bare numbers (``5`` could mean
+    seconds or minutes), fractions of a second, a unit named twice, and more than a year.
     """
     raw = text.strip()
     if not raw:
-        raise DurationError("empty duration; write e.g. 90s, 5m, 1h30m or 01:30:00")
-    clock = _CLOCK.match(raw)
+        raise DurationError(f"empty duration; {_EXAMPLES}")
+    if len(raw) > _MAX_TEXT:
+        raise DurationError(f"{raw[:_MAX_TEXT]!r}... is too long for a duration; {_EXAMPLES}")
+    clock = _CLOCK.fullmatch(raw)
     if clock:
         hours, minutes, seconds = clock.groups()
         if int(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
-            raise DurationError(f"{text!r} is not a valid clock duration (minutes and seconds < 60)")
-        if hours is None:
-            return int(minutes) * 60 + int(seconds)
-        return int(hours) * 3600 + int(minutes) * 60 + int(seconds)
-    if _UNITS_WHOLE.match(raw):
-        total = 0.0
+            raise DurationError(
+                f"{text!r} is not a valid clock duration (minutes and seconds < 60)"
+            )
+        total = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+    elif _UNITS_WHOLE.fullmatch(raw):
+        exact = Fraction(0)
         seen: set[str] = set()
         for amount, unit in _UNITS.findall(raw):
             unit = unit.lower()
             if unit in seen:
                 raise DurationError(f"{text!r} names the unit {unit!r} twice")
             seen.add(unit)
-            total += float(amount) * _UNIT_SECONDS[unit]
-        if total != int(total):
+            exact += Fraction(amount) * _UNIT_SECONDS[unit]
+        if exact.denominator != 1:
             raise DurationError(f"{text!r} is not a whole number of seconds")
-        return int(total)
-    if re.fullmatch(r"\d+(\.\d+)?", raw):
+        total = int(exact)
+    elif _BARE.fullmatch(raw):
         raise DurationError(f"{text!r} has no unit; write {raw}m for minutes or {raw}s for seconds")
-    raise DurationError(f"{text!r} is not a duration; write e.g. 90s, 5m, 1h30m or 01:30:00")
+    else:
+        raise DurationError(f"{text!r} is not a duration; {_EXAMPLES}")
+    if total > MAX_SECONDS:
+        raise DurationError(f"{text!r} is longer than a year")
+    return total
 
 
 def format_duration(seconds: int) -> str:
@@ -79,15 +96,27 @@ def _coerce(value: Any, info: ValidationInfo) -> int:
         # through the validation context).
         if isinstance(value, int) and not (info.context or {}).get("text_source"):
             return value
-        raise DurationError(f"{value!r} has no unit; write {value}m for minutes or {value}s for seconds")
+        raise DurationError(
+            f"{value!r} has no unit; write {value}m for minutes or {value}s for seconds"
+        )
     if isinstance(value, str):
         return parse_duration(value)
-    raise DurationError(f"expected a duration such as 5m, got {type(value).__name__}")
+    raise DurationError(f"expected a duration such as 5m, got {_kind_of(value)}")
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "an empty value"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
 
 
 def _positive(value: Any, info: ValidationInfo) -> int:
-    seconds = _coerce(value, info)
-    if seconds <= 0:
+    seconds = _non_negative(value, info)
+    if seconds == 0:
         raise DurationError("must be longer than zero")
     return seconds
 
@@ -96,17 +125,19 @@ def _non_negative(value: Any, info: ValidationInfo) -> int:
     seconds = _coerce(value, info)
     if seconds < 0:
         raise DurationError("cannot be negative")
+    if seconds > MAX_SECONDS:
+        raise DurationError("cannot be longer than a year")
     return seconds
 
 
-_schema = WithJsonSchema(
-    {
-        "type": "string",
-        "pattern": DURATION_PATTERN,
-        "description": "A duration: 90s, 5m, 1h30m, 7d or 01:30:00",
-        "examples": ["5m", "90s", "1h30m", "01:30:00"],
-    }
-)
+#: The JSON Schema of a duration as written in a file.
+DURATION_JSON_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": DURATION_PATTERN,
+    "description": "A duration: 90s, 5m, 1h30m, 7d or 01:30:00",
+    "examples": ["5m", "90s", "1h30m", "01:30:00"],
+}
+_schema = WithJsonSchema(DURATION_JSON_SCHEMA)
 _serialize = PlainSerializer(format_duration, return_type=str)
 
 #: Validation context the loader passes for text sources (numbers without a unit refused).

@@ -2,23 +2,56 @@
 
 Every model forbids unknown keys (the loader turns pydantic's complaint into a "did you mean"
 message with the file position). Durations are whole seconds (see ``durations``).
+
+Checks that span several fields (a cue outside its segment, duplicate ids, two actions on one
+cue) raise a ``show_rule`` error carrying every :class:`RuleViolation` found, each with the
+path *inside the model that found it*, so the loader can point at the exact key or value.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from runofshow.durations import Duration, Offset, format_duration
+from runofshow.durations import DURATION_JSON_SCHEMA, Duration, Offset, format_duration
 
-_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Identifier = Annotated[
     str,
-    Field(pattern=_ID, description="lower-case letters, digits, '-' and '_'; unique in the show"),
+    Field(
+        pattern=ID_PATTERN,
+        description="lower-case letters, digits, '-' and '_'; unique in the show",
+    ),
 ]
+
+
+#: A location relative to the model that reports it (same shape as ``schedule.Path``).
+RelPath = tuple[str | int, ...]
+
+#: The pydantic error type of a cross-field check (its ``ctx["violations"]`` lists them all).
+SHOW_RULE = "show_rule"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleViolation:
+    """One cross-field problem, at ``where`` relative to the model that found it."""
+
+    where: RelPath
+    message: str
+    on_key: bool = False  # point at the key rather than its value
+    first: RelPath | None = None  # for duplicates: where the first one is
+
+
+def _refuse(violations: list[RuleViolation]) -> PydanticCustomError:
+    summary = "; ".join(v.message for v in violations)
+    return PydanticCustomError(
+        SHOW_RULE, "{summary}", {"summary": summary, "violations": tuple(violations)}
+    )
 
 
 class Strict(BaseModel):
@@ -37,8 +70,13 @@ class SegmentKind(StrEnum):
 
 #: Segment kinds in which participants are active the whole time (count as interaction).
 INTERACTIVE_KINDS = frozenset(
-    {SegmentKind.connection, SegmentKind.activity, SegmentKind.discussion, SegmentKind.breakout,
-     SegmentKind.commitments}
+    {
+        SegmentKind.connection,
+        SegmentKind.activity,
+        SegmentKind.discussion,
+        SegmentKind.breakout,
+        SegmentKind.commitments,
+    }
 )
 
 
@@ -49,7 +87,23 @@ class Severity(StrEnum):
     error = "error"
 
 
-_BREAK_RULE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_BREAK_RULE = re.compile(r"^\s*([0-9]+)\s*/\s*([0-9]+)\s*$")
+_BREAK_RULE_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": _BREAK_RULE.pattern,
+            "description": "WORK/REST minutes, e.g. 50/10",
+            "examples": ["50/10", "90/20"],
+        },
+        {
+            "type": "object",
+            "properties": {"work": DURATION_JSON_SCHEMA, "rest": DURATION_JSON_SCHEMA},
+            "required": ["work", "rest"],
+            "additionalProperties": False,
+        },
+    ]
+}
 
 
 class BreakRule(Strict):
@@ -64,7 +118,9 @@ class BreakRule(Strict):
         if isinstance(value, str):
             match = _BREAK_RULE.match(value)
             if not match:
-                raise ValueError(f"{value!r} is not a break rule; write WORK/REST minutes, e.g. 50/10")
+                raise ValueError(
+                    f"{value!r} is not a break rule; write WORK/REST minutes, e.g. 50/10"
+                )
             return {"work": f"{match[1]}m", "rest": f"{match[2]}m"}
         return value
 
@@ -74,23 +130,43 @@ class BreakRule(Strict):
 
 def _percent(value: object) -> object:
     if isinstance(value, str) and value.strip().endswith("%"):
-        return float(value.strip()[:-1])
+        try:
+            return float(value.strip()[:-1])
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage; write e.g. 20%") from None
     return value
+
+
+_PERCENT_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 100},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$"},
+    ],
+    "examples": ["20%"],
+}
 
 
 class Rules(Strict):
     """The practices the linter checks and the live guards keep."""
 
     interaction_gap: Duration = Field(420, description="longest stretch without an interaction")
-    breaks: list[BreakRule] = Field(
+    breaks: list[Annotated[BreakRule, WithJsonSchema(_BREAK_RULE_SCHEMA)]] = Field(
         default_factory=lambda: [BreakRule(work=3000, rest=600), BreakRule(work=5400, rest=1200)],
         description='break rules as "WORK/REST" minutes',
     )
     connection_within: Duration = Field(600, description="a connection activity starts by then")
-    commitments_within: Duration = Field(600, description="commitments start at most this long before the end")
-    talk_share_max: float = Field(20.0, ge=0, le=100, description="facilitator talk, % of non-break time")
-    segments_per_3h: int = Field(6, ge=1, description="distinct activity segments expected per 3 hours")
-    late_grace: Duration = Field(120, description="a prompt due longer ago than this is skipped, not fired late")
+    commitments_within: Duration = Field(
+        600, description="commitments start at most this long before the end"
+    )
+    talk_share_max: Annotated[float, WithJsonSchema(_PERCENT_SCHEMA)] = Field(
+        20.0, ge=0, le=100, description="facilitator talk, % of non-break time"
+    )
+    segments_per_3h: int = Field(
+        6, ge=1, description="distinct activity segments expected per 3 hours"
+    )
+    late_grace: Duration = Field(
+        120, description="a prompt due longer ago than this is skipped, not fired late"
+    )
 
     _pct = field_validator("talk_share_max", mode="before")(_percent)
 
@@ -129,14 +205,19 @@ class Assign(Strict):
     """How participants are put into rooms: ``random``, mixed by an attribute, or a given list."""
 
     random: bool | None = None
-    mix_by: str | None = Field(None, description="participant attribute to spread across rooms, e.g. department")
-    rooms: list[list[str]] | None = Field(None, description="explicit rooms, by participant name or email")
+    mix_by: str | None = Field(
+        None, description="participant attribute to spread across rooms, e.g. department"
+    )
+    rooms: list[list[str]] | None = Field(
+        None, description="explicit rooms, by participant name or email"
+    )
 
     @model_validator(mode="after")
     def _one_method(self) -> Assign:
         chosen = [n for n in ("random", "mix_by", "rooms") if getattr(self, n) not in (None, False)]
         if len(chosen) > 1:
-            raise ValueError(f"choose one assignment method, not {' and '.join(chosen)}")
+            message = f"choose one assignment method, not {' and '.join(chosen)}"
+            raise _refuse([RuleViolation((chosen[1],), message, on_key=True)])
         return self
 
     @property
@@ -158,7 +239,8 @@ class Breakout(Strict):
     @model_validator(mode="after")
     def _size_or_rooms(self) -> Breakout:
         if self.size is not None and self.rooms is not None:
-            raise ValueError("give either size (people per room) or rooms (number of rooms), not both")
+            message = "give either size (people per room) or rooms (number of rooms), not both"
+            raise _refuse([RuleViolation(("rooms",), message, on_key=True)])
         return self
 
 
@@ -193,11 +275,12 @@ class Cue(Strict):
     @model_validator(mode="after")
     def _one_action(self) -> Cue:
         present = [a for a in CUE_ACTIONS if self.payload_for(a) is not None]
-        if len(present) != 1:
-            keys = ", ".join(CUE_ACTIONS)
-            if not present:
-                raise ValueError(f"a cue needs exactly one action: one of {keys}")
-            raise ValueError(f"a cue has exactly one action, this one has {' and '.join(present)}")
+        if not present:
+            message = f"a cue needs exactly one action: one of {', '.join(CUE_ACTIONS)}"
+            raise _refuse([RuleViolation((), message)])
+        if len(present) > 1:
+            message = f"a cue has exactly one action, this one has {' and '.join(present)}"
+            raise _refuse([RuleViolation((present[1],), message, on_key=True)])
         return self
 
     def payload_for(self, action: CueAction) -> object | None:
@@ -227,16 +310,22 @@ class Segment(Strict):
 
     @model_validator(mode="after")
     def _kind_specific(self) -> Segment:
+        found: list[RuleViolation] = []
         if self.breakout is not None and self.kind != SegmentKind.breakout:
-            raise ValueError("'breakout' settings belong on a segment of kind breakout")
+            message = "'breakout' settings belong on a segment of kind breakout"
+            found.append(RuleViolation(("breakout",), message, on_key=True))
         if self.prompt is not None and self.kind != SegmentKind.commitments:
-            raise ValueError("'prompt' belongs on a segment of kind commitments")
-        for cue in self.cues:
+            message = "'prompt' belongs on a segment of kind commitments"
+            found.append(RuleViolation(("prompt",), message, on_key=True))
+        for index, cue in enumerate(self.cues):
             if cue.at >= self.duration:
-                raise ValueError(
+                message = (
                     f"cue at {format_duration(cue.at)} is outside its segment, "
                     f"which lasts {format_duration(self.duration)}"
                 )
+                found.append(RuleViolation(("cues", index, "at"), message))
+        if found:
+            raise _refuse(found)
         return self
 
     def cue_id(self, index: int) -> str:
@@ -245,7 +334,9 @@ class Segment(Strict):
 
 
 class FollowUp(Strict):
-    reminder_after: Duration | None = Field(604800, description="remind each participant of their commitment")
+    reminder_after: Duration | None = Field(
+        604800, description="remind each participant of their commitment"
+    )
     check_ins: list[Duration] = Field(default_factory=lambda: [2592000, 5184000, 7776000])
 
 
@@ -283,17 +374,29 @@ class Show(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin") from None
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
+            ) from None
         return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Show:
-        seen: set[str] = set()
-        for segment in self.segments:
-            for ident in [segment.id] + [segment.cue_id(i) for i in range(len(segment.cues))]:
+        seen: dict[str, RelPath] = {}
+        found: list[RuleViolation] = []
+        for s_index, segment in enumerate(self.segments):
+            named: list[tuple[str, RelPath]] = [(segment.id, ("segments", s_index, "id"))]
+            for c_index, cue in enumerate(segment.cues):
+                cue_path: RelPath = ("segments", s_index, "cues", c_index)
+                # A cue without an id gets <segment>-<n>; point at the cue itself then.
+                named.append((segment.cue_id(c_index), (*cue_path, "id") if cue.id else cue_path))
+            for ident, path in named:
                 if ident in seen:
-                    raise ValueError(f"duplicate id {ident!r}: segment and cue ids must be unique")
-                seen.add(ident)
+                    message = f"duplicate id {ident!r}: segment and cue ids must be unique"
+                    found.append(RuleViolation(path, message, first=seen[ident]))
+                else:
+                    seen[ident] = path
+        if found:
+            raise _refuse(found)
         return self
 
     def segment(self, segment_id: str) -> Segment:

@@ -1,0 +1,268 @@
+"""One owned session on the clock: derive the timeline, fire what is due, sleep until the next.
+
+The runner keeps no state that matters: the show version, the control log and the firings are
+read from the database, and the timeline is ``live_plan(show, controls, now)`` — a restart or
+another instance derives exactly the same thing. Each item is claimed in the database before
+it is sent (``claim_firing``: unique per session and key, and only while this instance holds
+the lease), so an item fires at most once whatever crashes or races happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from integrations.contract import Carrier, Channel, Participant, Role
+from integrations.routing import channels_for, route
+from runofshow.controls import Control
+from runofshow.model import Show
+from runofshow.plan import LivePlan, PlannedItem, live_plan
+
+from facilbot.engine.actions import PROMPT_ACTIONS, build_action
+from facilbot.engine.live import SessionCarrier
+from facilbot.store import firings as store_firings
+from facilbot.store import sessions as store_sessions
+from facilbot.store.db import reading
+from facilbot.store.participants import present_now
+
+if TYPE_CHECKING:
+    from facilbot.engine.engine import Engine
+
+log = logging.getLogger("facilbot.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """What the engine just did, for the live view and the demo's progress output."""
+
+    session_id: str
+    key: str
+    action: str
+    what: str
+    status: str
+    channel: str | None
+    late_ms: float
+
+
+def window_end(plan: LivePlan, item: PlannedItem) -> datetime | None:
+    """When the window an opening item starts closes (its matching close item), if any."""
+    closers = {
+        "poll_open": "poll_close",
+        "breakout_open": "breakout_close",
+        "break_start": "break_end",
+        "commitments_open": "commitments_close",
+    }
+    closer = closers.get(item.action)
+    if closer is None:
+        return None
+    for other in plan.items:
+        if other.action == closer and other.due >= item.due and other.segment_id == item.segment_id:
+            if other.key.startswith(item.key) or item.key.split("@")[0] == other.key.split("@")[0]:
+                return other.due
+    return None
+
+
+class SessionRunner:
+    def __init__(self, engine: Engine, session_id: str) -> None:
+        self.engine = engine
+        self.session_id = session_id
+        self.wake = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.fired: set[str] = set()
+        self.lost = False
+
+    def poke(self) -> None:
+        """Something changed (a control, an event): re-derive the timeline now."""
+        self.idle.clear()
+        self.wake.set()
+
+    async def run(self) -> None:
+        engine = self.engine
+        try:
+            async with reading(engine.db.engine) as connection:
+                record = await store_sessions.get_session(connection, self.session_id)
+                firings = await store_firings.firings_for(connection, self.session_id)
+            if record is None or record.status == "ended":
+                return
+            self.fired = {f.key for f in firings}
+            show = await engine.show_for_version(record.show_version_id)
+            async with engine.db.engine.begin() as connection:
+                interrupted = await store_firings.mark_interrupted(connection, self.session_id)
+                if record.status == "attached":
+                    await store_sessions.set_session_status(
+                        connection, self.session_id, "waiting", engine.clock.now()
+                    )
+            if interrupted:
+                log.warning(
+                    "session %s: %d cue(s) were claimed but not sent before a stop; "
+                    "reported as interrupted, not repeated",
+                    self.session_id,
+                    len(interrupted),
+                )
+                engine.hub.publish(self.session_id, {"type": "interrupted", "firings": interrupted})
+            await self._loop(show, record.platform, record.meeting_ref)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug must not take the other sessions down; it is logged by type and the
+            # session is picked up again by the next maintenance pass.
+            log.exception("session %s: runner stopped on an unexpected error", self.session_id)
+        finally:
+            self.idle.set()
+
+    async def _loop(self, show: Show, platform: str, meeting_ref: str) -> None:
+        engine = self.engine
+        while not self.lost:
+            self.wake.clear()
+            controls = await engine.controls(self.session_id)
+            now = engine.clock.now()
+            plan = live_plan(show, controls, now)
+            if plan.status in ("running", "paused"):
+                await engine.mark_running(self.session_id, now)
+            for item in plan.items:
+                if item.due > now:
+                    break
+                if item.state == "skipped" or item.key in self.fired:
+                    continue
+                await self._fire(show, plan, item, platform, meeting_ref)
+                if self.lost:
+                    return
+            if plan.status == "ended":
+                await engine.mark_ended(self.session_id, engine.clock.now())
+                return
+            next_due = next(
+                (
+                    i.due
+                    for i in plan.items
+                    if i.due > now and i.state != "skipped" and i.key not in self.fired
+                ),
+                None,
+            )
+            await self._sleep(next_due)
+
+    async def _sleep(self, until: datetime | None) -> None:
+        if self.wake.is_set():
+            return
+        waiter = asyncio.ensure_future(self.wake.wait())
+        sleeper = (
+            asyncio.ensure_future(self.engine.clock.sleep_until(until)) if until is not None else None
+        )
+        self.idle.set()
+        try:
+            pending = {waiter} if sleeper is None else {waiter, sleeper}
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.idle.clear()
+            for task in (waiter, sleeper):
+                if task is not None and not task.done():
+                    task.cancel()
+
+    async def _fire(
+        self, show: Show, plan: LivePlan, item: PlannedItem, platform: str, meeting_ref: str
+    ) -> None:
+        engine = self.engine
+        now = engine.clock.now()
+        late = now - item.due
+        late_ms = late.total_seconds() * 1000
+        async with engine.db.engine.begin() as connection:
+            firing_id = await store_firings.claim_firing(
+                connection,
+                self.session_id,
+                item.key,
+                item.action,
+                item.due,
+                engine.instance_id,
+                claimed_at=now,
+            )
+        if firing_id is None:
+            await self._claim_refused(item.key)
+            return
+        self.fired.add(item.key)
+        grace = timedelta(seconds=show.rules.late_grace)
+        if item.action in PROMPT_ACTIONS and late > grace:
+            await self._finish(
+                firing_id, "skipped", error=f"late by {late.total_seconds():.0f}s (grace {grace.seconds}s)"
+            )
+            self._announce(item, f"skipped (late): {item.key}", "skipped", None, late_ms)
+            return
+        participants = await self._participants()
+        built = build_action(
+            show,
+            item,
+            participants=participants,
+            closes_at=window_end(plan, item),
+            seed=hash(self.session_id) & 0xFFFF,
+        )
+        adapter = engine.adapters.get(platform)
+        carriers: dict[Channel, Carrier] = {
+            channel: SessionCarrier(engine.hub, self.session_id, channel, engine.channel_timeout)
+            for channel in (Channel.bridge, Channel.companion, Channel.producer_cue)
+        }
+        available = {Channel.companion, Channel.producer_cue}
+        if engine.hub.bridge_connected(self.session_id):
+            available.add(Channel.bridge)
+        if adapter is not None:
+            carriers[Channel.server_api] = adapter
+            available.add(Channel.server_api)
+            order = channels_for(adapter.capabilities(), built.action.kind, available)
+        else:
+            order = (Channel.producer_cue,)
+        result = await route(
+            meeting_ref, built.action, order, carriers, timeout=engine.channel_timeout
+        )
+        delivery = result.delivery
+        attempts = [
+            {"channel": str(channel), "detail": reason} for channel, reason in result.attempts
+        ]
+        status = "failed" if delivery.outcome == "failed" else "sent"
+        await self._finish(
+            firing_id,
+            status,
+            sent_at=engine.clock.now(),
+            channel=str(delivery.channel),
+            outcome=str(delivery.outcome),
+            attempts=attempts,
+            error=delivery.detail if status == "failed" else None,
+        )
+        self._announce(item, built.what, status, str(delivery.channel), late_ms)
+
+    async def _finish(self, firing_id: int, status: str, **fields: object) -> None:
+        async with self.engine.db.engine.begin() as connection:
+            await store_firings.finish_firing(connection, firing_id, status, **fields)  # type: ignore[arg-type]
+
+    def _announce(
+        self, item: PlannedItem, what: str, status: str, channel: str | None, late_ms: float
+    ) -> None:
+        fired = Fired(self.session_id, item.key, item.action, what, status, channel, late_ms)
+        self.engine.on_fired(fired)
+
+    async def _claim_refused(self, key: str) -> None:
+        """The claim found the key taken or our lease gone; tell which, and stop if the latter."""
+        async with reading(self.engine.db.engine) as connection:
+            taken = {f.key for f in await store_firings.firings_for(connection, self.session_id)}
+        if key in taken:
+            self.fired |= taken
+            return
+        log.info("session %s: lease lost; another instance runs it now", self.session_id)
+        self.lost = True
+
+    async def _participants(self) -> list[Participant]:
+        async with reading(self.engine.db.engine) as connection:
+            records = await present_now(connection, self.session_id)
+        out = []
+        for record in records:
+            role = Role(record.role) if record.role in Role.__members__ else Role.attendee
+            if role is not Role.attendee:
+                continue  # hosts and producers stay in the main room
+            attributes = {str(k): str(v) for k, v in (record.attributes or {}).items()}
+            out.append(Participant(record.participant_ref, record.name, record.email, role, attributes))
+        return out
+
+
+ControlsLoader = Callable[[str], "asyncio.Future[list[Control]]"]
+RunnerMap = Mapping[str, SessionRunner]

@@ -1,0 +1,191 @@
+"""Cue firings: the exactly-once claim, the recorded outcome, and interrupted claims.
+
+A cue is sent only after :func:`claim_firing` inserted its row. The insert is one statement
+that also checks, on the database clock, that the claiming instance holds the session's lease;
+the UNIQUE (session_id, key) makes a second claim a no-op even from a zombie owner. A row left
+in ``firing`` without ``sent_at`` was interrupted between claim and send: it is reported
+(:func:`interrupted_firings`, :func:`mark_interrupted`), never sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from facilbot.store._sql import upsert_insert
+from facilbot.store.leases import holds_lease
+from facilbot.store.models import FIRING_STATUSES, Firing, Session, table_of
+from facilbot.store.types import JSONType, UTCDateTime
+
+_firings = table_of(Firing)
+_sessions = table_of(Session)
+
+#: Where a claimed firing may end up; ``acknowledged`` may also follow ``sent``.
+FINAL_STATUSES = frozenset(FIRING_STATUSES) - {"firing"}
+ERROR_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FiringRecord:
+    id: int
+    session_id: str
+    key: str
+    action: str
+    planned_at: datetime
+    claimed_at: datetime
+    sent_at: datetime | None
+    status: str
+    channel: str | None
+    outcome: str | None
+    attempts: Sequence[Mapping[str, Any]]
+    error: str | None
+    claimed_by: str
+
+
+async def claim_firing(
+    connection: AsyncConnection,
+    session_id: str,
+    key: str,
+    action: str,
+    planned_at: datetime,
+    instance_id: str,
+    *,
+    claimed_at: datetime,
+) -> int | None:
+    """Claim the cue ``key`` of a session for sending; the firing's id, or None if not ours.
+
+    None when the cue was already claimed (by anyone, ever) or when ``instance_id`` does not
+    hold a live lease on the session. ``claimed_at`` is on the engine's (possibly virtual)
+    clock; the lease is checked on the database's.
+    """
+    dialect = connection.dialect.name
+    chosen = select(
+        literal(session_id),
+        literal(key),
+        literal(action),
+        literal(planned_at, UTCDateTime()),
+        literal(claimed_at, UTCDateTime()),
+        literal("firing"),
+        literal([], JSONType),
+        literal(instance_id),
+    ).where(exists().where(holds_lease(dialect, session_id, instance_id)))
+    statement = (
+        upsert_insert(connection, _firings)
+        .from_select(
+            [
+                "session_id",
+                "key",
+                "action",
+                "planned_at",
+                "claimed_at",
+                "status",
+                "attempts",
+                "claimed_by",
+            ],
+            chosen,
+        )
+        .on_conflict_do_nothing(index_elements=["session_id", "key"])
+        .returning(_firings.c.id)
+    )
+    return (await connection.execute(statement)).scalar_one_or_none()
+
+
+async def finish_firing(
+    connection: AsyncConnection,
+    firing_id: int,
+    status: str,
+    *,
+    sent_at: datetime | None = None,
+    channel: str | None = None,
+    outcome: str | None = None,
+    attempts: Sequence[Mapping[str, Any]] = (),
+    error: str | None = None,
+) -> bool:
+    """Record what became of a claimed firing; False unless it was still ``firing``.
+
+    ``attempts`` lists each channel tried (e.g. ``{"channel": ..., "outcome": ..., "detail":
+    ...}``); ``error`` is a short reason, cut to 500 characters — never a token or payload.
+    """
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"a firing cannot finish as {status!r}")
+    result = await connection.execute(
+        update(_firings)
+        .where(_firings.c.id == firing_id, _firings.c.status == "firing")
+        .values(
+            status=status,
+            sent_at=sent_at,
+            channel=channel,
+            outcome=outcome,
+            attempts=[dict(attempt) for attempt in attempts],
+            error=None if error is None else error[:ERROR_MAX],
+        )
+    )
+    return result.rowcount == 1
+
+
+async def acknowledge_firing(
+    connection: AsyncConnection, firing_id: int, *, channel: str | None = None
+) -> bool:
+    """A person or the in-client bridge confirmed a sent firing happened."""
+    values: dict[str, Any] = {"status": "acknowledged", "outcome": "acknowledged"}
+    if channel is not None:
+        values["channel"] = channel
+    result = await connection.execute(
+        update(_firings)
+        .where(_firings.c.id == firing_id, _firings.c.status == "sent")
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def firings_for(connection: AsyncConnection, session_id: str) -> list[FiringRecord]:
+    """Every firing of the session, in claim order."""
+    rows = await connection.execute(
+        select(_firings).where(_firings.c.session_id == session_id).order_by(_firings.c.id)
+    )
+    return [FiringRecord(**row._mapping) for row in rows]
+
+
+async def get_firing(connection: AsyncConnection, firing_id: int) -> FiringRecord | None:
+    row = (await connection.execute(select(_firings).where(_firings.c.id == firing_id))).first()
+    return None if row is None else FiringRecord(**row._mapping)
+
+
+async def interrupted_firings(connection: AsyncConnection, session_id: str) -> list[FiringRecord]:
+    """Claimed but never recorded as sent: the service stopped between claim and send.
+
+    Only meaningful when no instance is sending for the session right now (on start, or after
+    adopting it); these are reported, never retried.
+    """
+    rows = await connection.execute(
+        select(_firings)
+        .where(
+            _firings.c.session_id == session_id,
+            _firings.c.status == "firing",
+            _firings.c.sent_at.is_(None),
+        )
+        .order_by(_firings.c.id)
+    )
+    return [FiringRecord(**row._mapping) for row in rows]
+
+
+async def mark_interrupted(
+    connection: AsyncConnection, session_id: str, *, error: str = "interrupted before sending"
+) -> list[int]:
+    """Close out the session's interrupted firings as ``interrupted``; their ids."""
+    rows = await connection.execute(
+        update(_firings)
+        .where(
+            _firings.c.session_id == session_id,
+            _firings.c.status == "firing",
+            _firings.c.sent_at.is_(None),
+        )
+        .values(status="interrupted", error=error[:ERROR_MAX])
+        .returning(_firings.c.id)
+    )
+    return sorted(rows.scalars())

@@ -1,0 +1,358 @@
+"""The Microsoft Graph side of Teams, through ``msgraph-sdk`` (the optional ``teams`` extra).
+
+The SDK is large and slow to import, so it is imported only when a ``TeamsGraph`` is built
+(``_sdk()``), never at module import. Its request adapter gets our own ``httpx.AsyncClient``
+(tests give it a ``MockTransport`` fake) and base URL, and an authentication provider that takes
+app-only tokens from ``EntraTokenProvider`` (client credentials, scope
+``https://graph.microsoft.com/.default``). The SDK's default middleware is not used: its retry
+handler sleeps on the wall clock; 429/503 are retried here with ``Retry-After`` and the injected
+clock and sleep.
+
+Operations (see NOTES.md for the documentation each follows):
+
+* ``resolve_meeting``: ``GET /users/{organizer}/onlineMeetings?$filter=JoinWebUrl eq '…'``
+  (application access needs an application access policy for the organizer) -> the chat thread;
+* ``ensure_app_installed``: ``GET``/``POST /chats/{id}/installedApps``;
+* chat-message subscriptions: ``POST/PATCH/DELETE /subscriptions``, ``POST …/reauthorize``;
+* ``attendance``: ``GET …/onlineMeetings/{id}/attendanceReports`` and their records.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any, TypeVar
+
+import httpx
+
+from ._clock import Clock, Sleep, real_sleep, retry_after_seconds, wall_clock
+from .entra import EntraTokenProvider, TokenError
+
+GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+#: Teams chatMessage subscriptions: 60 minutes without a lifecycle URL; the documentation also
+#: allows longer (under 3 days) when a lifecycleNotificationUrl is given. We stay at one hour.
+CHAT_SUBSCRIPTION_MINUTES = 60
+
+T = TypeVar("T")
+
+
+class GraphError(Exception):
+    """A Graph call failed. ``status`` is the HTTP status when Graph answered; ``code`` the
+    OData error code; ``retry_after`` set when Graph asked us to wait longer than allowed."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingInfo:
+    id: str
+    thread_id: str  # chatInfo.threadId: the meeting chat, facilbot's meeting_ref for Teams
+    join_url: str | None
+    subject: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionInfo:
+    id: str
+    resource: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceRecord:
+    participant_id: str | None  # Entra object id (guests may have none)
+    name: str | None
+    email: str | None
+    role: str | None
+    seconds: int
+    intervals: tuple[tuple[datetime | None, datetime | None], ...]
+
+
+def _sdk() -> ModuleType:
+    try:
+        import msgraph
+    except ImportError as error:  # pragma: no cover - depends on the extra
+        raise GraphError("msgraph-sdk is not installed: pip install 'facilbot[teams]'") from error
+    return msgraph
+
+
+class _TokenAuth:
+    """A kiota authentication provider backed by our cached Entra token."""
+
+    def __init__(self, tokens: EntraTokenProvider) -> None:
+        self._tokens = tokens
+
+    async def authenticate_request(
+        self, request: Any, additional_authentication_context: dict[str, Any] | None = None
+    ) -> None:
+        token = await self._tokens.token()
+        if request.headers.contains("Authorization"):
+            request.headers.remove("Authorization")
+        request.headers.add("Authorization", f"Bearer {token}")
+
+
+class TeamsGraph:
+    def __init__(
+        self,
+        tokens: EntraTokenProvider,
+        *,
+        http: httpx.AsyncClient,
+        base_url: str = GRAPH_BASE_URL,
+        clock: Clock = wall_clock,
+        sleep: Sleep = real_sleep,
+        deadline: float = 20.0,
+        max_attempts: int = 4,
+        backoff: float = 1.0,
+        jitter: random.Random | None = None,
+    ) -> None:
+        _sdk()
+        from msgraph.graph_request_adapter import GraphRequestAdapter
+        from msgraph.graph_service_client import GraphServiceClient
+
+        # kiota only calls authenticate_request: our provider needs no kiota base class
+        auth: Any = _TokenAuth(tokens)
+        adapter = GraphRequestAdapter(auth, client=http)
+        adapter.base_url = base_url.rstrip("/")
+        self._client = GraphServiceClient(request_adapter=adapter)
+        self._tokens = tokens
+        self._clock = clock
+        self._sleep = sleep
+        self._deadline = deadline
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._jitter = jitter or random.Random()
+
+    # -- meetings ------------------------------------------------------------------------------
+
+    async def resolve_meeting(self, organizer_id: str, join_url: str) -> MeetingInfo:
+        """The online meeting behind ``join_url``, organised by ``organizer_id`` (object id)."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.users.item.online_meetings.online_meetings_request_builder import (
+            OnlineMeetingsRequestBuilder,
+        )
+
+        escaped = join_url.replace("'", "''")  # OData string literal
+        query = OnlineMeetingsRequestBuilder.OnlineMeetingsRequestBuilderGetQueryParameters(
+            filter=f"JoinWebUrl eq '{escaped}'"
+        )
+        config = RequestConfiguration(query_parameters=query)
+        builder = self._client.users.by_user_id(organizer_id).online_meetings
+        result = await self._call(lambda: builder.get(request_configuration=config))
+        meetings = list(result.value or []) if result is not None else []
+        if not meetings:
+            raise GraphError("no online meeting with that join URL for that organizer", status=404)
+        meeting = meetings[0]
+        thread = meeting.chat_info.thread_id if meeting.chat_info else None
+        if not meeting.id or not thread:
+            raise GraphError("online meeting has no id or chat thread")
+        return MeetingInfo(
+            id=meeting.id,
+            thread_id=thread,
+            join_url=meeting.join_web_url,
+            subject=meeting.subject,
+        )
+
+    async def ensure_app_installed(self, chat_id: str, teams_app_id: str) -> bool:
+        """Install our Teams app (catalog id) into the chat unless it is there; True if installed
+        now."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.chats.item.installed_apps.installed_apps_request_builder import (
+            InstalledAppsRequestBuilder,
+        )
+        from msgraph.generated.models.teams_app_installation import TeamsAppInstallation
+
+        builder = self._client.chats.by_chat_id(chat_id).installed_apps
+        escaped = teams_app_id.replace("'", "''")
+        query = InstalledAppsRequestBuilder.InstalledAppsRequestBuilderGetQueryParameters(
+            expand=["teamsApp"], filter=f"teamsApp/id eq '{escaped}'"
+        )
+        config = RequestConfiguration(query_parameters=query)
+        found = await self._call(lambda: builder.get(request_configuration=config))
+        if found is not None and any(
+            item.teams_app is not None and item.teams_app.id == teams_app_id
+            for item in found.value or []
+        ):
+            return False
+        base = self._client.request_adapter.base_url
+        body = TeamsAppInstallation(
+            additional_data={"teamsApp@odata.bind": f"{base}/appCatalogs/teamsApps/{teams_app_id}"}
+        )
+        await self._call(lambda: builder.post(body))
+        return True
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    async def subscribe_chat_messages(
+        self,
+        chat_id: str,
+        *,
+        notification_url: str,
+        lifecycle_url: str,
+        client_state: str,
+        minutes: int = CHAT_SUBSCRIPTION_MINUTES,
+        encryption_certificate: str | None = None,
+        encryption_certificate_id: str | None = None,
+    ) -> SubscriptionInfo:
+        """Subscribe to messages created/updated in the chat. With a certificate (base64 DER,
+        public key only) Graph includes the encrypted message in each notification."""
+        from msgraph.generated.models.subscription import Subscription
+
+        resource = f"/chats/{chat_id}/messages"
+        include = encryption_certificate is not None
+        if include and not encryption_certificate_id:
+            raise ValueError("encryption_certificate_id is required with a certificate")
+        body = Subscription(
+            change_type="created,updated",
+            notification_url=notification_url,
+            lifecycle_notification_url=lifecycle_url,
+            resource=resource,
+            client_state=client_state,
+            expiration_date_time=self._expiry(minutes),
+            include_resource_data=include,
+            encryption_certificate=encryption_certificate,
+            encryption_certificate_id=encryption_certificate_id,
+        )
+        created = await self._call(lambda: self._client.subscriptions.post(body))
+        return _subscription(created, resource)
+
+    async def renew_subscription(
+        self, subscription_id: str, minutes: int = CHAT_SUBSCRIPTION_MINUTES
+    ) -> SubscriptionInfo:
+        from msgraph.generated.models.subscription import Subscription
+
+        body = Subscription(expiration_date_time=self._expiry(minutes))
+        item = self._client.subscriptions.by_subscription_id(subscription_id)
+        renewed = await self._call(lambda: item.patch(body))
+        return _subscription(renewed, (renewed.resource or "") if renewed is not None else "")
+
+    async def reauthorize_subscription(self, subscription_id: str) -> None:
+        item = self._client.subscriptions.by_subscription_id(subscription_id)
+        await self._call(lambda: item.reauthorize.post())
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        """Remove a subscription; one that is already gone counts as removed."""
+        item = self._client.subscriptions.by_subscription_id(subscription_id)
+        try:
+            await self._call(lambda: item.delete())
+        except GraphError as error:
+            if error.status != 404:
+                raise
+
+    # -- after the meeting ---------------------------------------------------------------------
+
+    async def attendance(self, organizer_id: str, meeting_id: str) -> list[AttendanceRecord]:
+        """Every attendance record of every report of the meeting (one report per session)."""
+        meeting = self._client.users.by_user_id(organizer_id).online_meetings.by_online_meeting_id(
+            meeting_id
+        )
+        reports = await self._call(lambda: meeting.attendance_reports.get())
+        records: list[AttendanceRecord] = []
+        for report in (reports.value or []) if reports is not None else []:
+            if not report.id:
+                continue
+            item = meeting.attendance_reports.by_meeting_attendance_report_id(report.id)
+            page = await self._call(item.attendance_records.get)
+            for record in (page.value or []) if page is not None else []:
+                records.append(_attendance(record))
+        return records
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _expiry(self, minutes: int) -> datetime:
+        if not 1 <= minutes <= 4320:
+            raise ValueError("subscription minutes must be between 1 and 4320")
+        return datetime.fromtimestamp(self._clock(), UTC) + timedelta(minutes=minutes)
+
+    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
+        from kiota_abstractions.api_error import APIError
+
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await request()
+            except TokenError as error:
+                raise GraphError(f"no Graph token: {error.reason}") from None
+            except APIError as error:
+                status = error.response_status_code
+                code = _odata_code(error)
+                if status not in (429, 502, 503, 504):
+                    raise GraphError(
+                        f"Graph answered {status}" + (f" ({code})" if code else ""),
+                        status=status,
+                        code=code,
+                    ) from None
+                headers = error.response_headers or {}
+                asked = retry_after_seconds(_header(headers, "Retry-After"), self._clock())
+                failure = f"Graph answered {status}"
+            except httpx.HTTPError as error:
+                status, code, asked = None, None, None
+                failure = f"Graph unreachable: {type(error).__name__}"
+            wait = (
+                asked
+                if asked is not None
+                else self._backoff * 2 ** (attempt - 1) * (0.5 + self._jitter.random() / 2)
+            )
+            remaining = self._deadline - (self._clock() - started)
+            if attempt >= self._max_attempts or wait > remaining:
+                raise GraphError(
+                    failure,
+                    status=status,
+                    code=code,
+                    retry_after=wait if status == 429 else None,
+                )
+            await self._sleep(wait)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            return value if isinstance(value, str) else ",".join(value)
+    return None
+
+
+def _odata_code(error: Any) -> str | None:
+    inner = getattr(error, "error", None)
+    code = getattr(inner, "code", None)
+    return code if isinstance(code, str) else None
+
+
+def _subscription(sub: Any, resource: str) -> SubscriptionInfo:
+    if sub is None or not sub.id or sub.expiration_date_time is None:
+        raise GraphError("subscription answer has no id or expiry")
+    expires = sub.expiration_date_time
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return SubscriptionInfo(id=sub.id, resource=sub.resource or resource, expires_at=expires)
+
+
+def _attendance(record: Any) -> AttendanceRecord:
+    identity = record.identity
+    intervals = tuple(
+        (interval.join_date_time, interval.leave_date_time)
+        for interval in record.attendance_intervals or []
+    )
+    return AttendanceRecord(
+        participant_id=identity.id if identity is not None else None,
+        name=identity.display_name if identity is not None else None,
+        email=record.email_address,
+        role=record.role,
+        seconds=int(record.total_attendance_in_seconds or 0),
+        intervals=intervals,
+    )

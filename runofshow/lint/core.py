@@ -1,0 +1,120 @@
+"""The linter's vocabulary: rules, what a rule reports, findings, and the context rules read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+from runofshow.durations import format_duration
+from runofshow.model import Rules, Severity, Show
+from runofshow.schedule import Path, Schedule, Span, static_schedule
+from runofshow.source import SourceMap
+
+
+class Loaded(Protocol):
+    """What the linter needs from a loaded show (``runofshow.loader.LoadedShow`` fits)."""
+
+    @property
+    def show(self) -> Show: ...
+    @property
+    def source(self) -> SourceMap: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What a rule reports: a message and the document path it is about.
+
+    ``key`` points the finding at the key of a mapping entry rather than at its value.
+    """
+
+    message: str
+    path: Path
+    key: bool = False
+
+
+@dataclass(frozen=True)
+class LintContext:
+    """Everything a rule may read. Rules are pure functions of it."""
+
+    show: Show
+    source: SourceMap
+    file: str
+    text: str
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        return static_schedule(self.show)
+
+    @property
+    def rules(self) -> Rules:
+        return self.show.rules
+
+    @property
+    def end(self) -> int:
+        return self.schedule.end
+
+    def span_at(self, moment: int) -> Span:
+        """The span running at ``moment`` (the last one for the very end of the show)."""
+        for span in self.schedule.spans:
+            if span.start <= moment < span.end:
+                return span
+        return self.schedule.spans[-1]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A lint rule. ``check`` is None for the rules the framework applies itself (FB0xx)."""
+
+    code: str
+    name: str
+    default: Severity
+    practice: str
+    check: Callable[[LintContext], Iterable[Hit]] | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    rule: str
+    severity: Severity
+    message: str
+    file: str
+    line: int
+    column: int
+    path: Path
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.severity} {self.code} {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "severity": str(self.severity),
+            "code": self.code,
+            "rule": self.rule,
+            "message": self.message,
+            "path": list(self.path),
+        }
+
+
+def clock(seconds: int) -> str:
+    """Show-clock offset as H:MM (H:MM:SS when not on a whole minute): 750 -> 0:12:30."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if secs else f"{hours}:{minutes:02d}"
+
+
+def length(seconds: int) -> str:
+    """A length people read easily: 900 -> '15 minutes', 60 -> '1 minute', 450 -> '7m30s'."""
+    minutes, secs = divmod(seconds, 60)
+    if secs:
+        return format_duration(seconds)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"

@@ -1,0 +1,67 @@
+"""Where things are in a run-of-show file, and problems that point there.
+
+The loader records the position of every YAML node under its document path (the same path
+pydantic reports in its errors, e.g. ``("segments", 2, "cues", 0, "at")``), so every error and
+every lint finding can say ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from runofshow.schedule import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMap:
+    """Document path -> position of the node (the value) and of its key, when it has one."""
+
+    values: Mapping[Path, Position] = field(default_factory=dict)
+    keys: Mapping[Path, Position] = field(default_factory=dict)
+
+    def position(self, path: Path, *, prefer_key: bool = False) -> Position:
+        """The position of ``path``, or of its nearest ancestor that has one (1:1 at worst)."""
+        probe = tuple(path)
+        while True:
+            if prefer_key and probe in self.keys:
+                return self.keys[probe]
+            if probe in self.values:
+                return self.values[probe]
+            if probe in self.keys:
+                return self.keys[probe]
+            if not probe:
+                return Position(1, 1)
+            probe = probe[:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with a file that stops it from being used (not a lint finding)."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class ShowError(Exception):
+    """A run-of-show file that cannot be used. ``problems`` is never empty."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        assert problems
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class ShowUnreadable(ShowError):
+    """The file could not be read at all (missing, too large, not text, not YAML)."""

@@ -1,0 +1,52 @@
+"""Fixtures: a virtual clock, the fake Zoom, and a ZoomClient wired to it in-process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from integrations.zoom.rest import ZoomClient, ZoomCredentials
+
+from .fake_zoom import FakeZoom, VirtualClock
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MEETING_ID = 85746065432
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def fixture_json(name: str) -> Any:
+    return json.loads(fixture_bytes(name))
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def fake(clock: VirtualClock) -> FakeZoom:
+    return FakeZoom(clock=clock)
+
+
+@pytest.fixture
+async def client(fake: FakeZoom, clock: VirtualClock) -> AsyncIterator[ZoomClient]:
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake))
+    zoom = ZoomClient(
+        ZoomCredentials(fake.account_id, fake.client_id, fake.client_secret),
+        api_base_url="https://api.zoom.us/v2",
+        oauth_url="https://zoom.us/oauth/token",
+        http=http,
+        clock=clock,
+        sleep=clock.sleep,
+        jitter=lambda: 0.5,
+    )
+    yield zoom
+    await http.aclose()
