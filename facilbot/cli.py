@@ -14,11 +14,13 @@ from collections.abc import Sequence
 
 # name -> (module under facilbot.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "run a whole example show against the simulated meeting"),
     "lint": ("lint", "check a run-of-show file against the practices"),
     "plan": ("plan", "print when every segment and cue happens"),
     "schema": ("schema", "print the run-of-show JSON Schema"),
     "migrate": ("migrate", "bring the database schema up to date"),
     "token": ("token", "create, list and revoke API tokens"),
+    "serve": ("serve", "run the HTTP service (REST API, webhooks, pages) and the engine"),
 }
 
 

@@ -114,6 +114,8 @@ class Settings(BaseSettings):
 
     # Signs the webhooks facilbot sends out.
     outbound_webhook_secret: SecretStr | None = None
+    # Signs companion-page links (facilbot.pages); unset: a random key per process.
+    pages_secret: SecretStr | None = None
 
     @field_validator("platforms", mode="before")
     @classmethod

@@ -20,7 +20,9 @@ def _aware(at: datetime, kind: str) -> datetime:
     if not isinstance(at, datetime):
         raise ControlError(f"{kind}: 'at' must be a datetime, got {type(at).__name__}")
     if at.tzinfo is None or at.utcoffset() is None:
-        raise ControlError(f"{kind}: 'at' must carry a time zone (UTC expected), got {at.isoformat()}")
+        raise ControlError(
+            f"{kind}: 'at' must carry a time zone (UTC expected), got {at.isoformat()}"
+        )
     return at.astimezone(UTC)
 
 
@@ -62,7 +64,9 @@ class Extend(_Control):
     def __post_init__(self) -> None:
         _Control.__post_init__(self)
         if isinstance(self.seconds, bool) or not isinstance(self.seconds, int) or self.seconds == 0:
-            raise ControlError(f"extend: 'seconds' must be a non-zero whole number, got {self.seconds!r}")
+            raise ControlError(
+                f"extend: 'seconds' must be a non-zero integer, got {self.seconds!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,9 @@ class CallBreak(_Control):
     def __post_init__(self) -> None:
         _Control.__post_init__(self)
         if isinstance(self.seconds, bool) or not isinstance(self.seconds, int) or self.seconds <= 0:
-            raise ControlError(f"call_break: 'seconds' must be a positive whole number, got {self.seconds!r}")
+            raise ControlError(
+                f"call_break: 'seconds' must be a positive integer, got {self.seconds!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,9 @@ def parse_duration(text: str) -> int:
         if exact.denominator != 1:
             raise DurationError(f"{text!r} is not a whole number of seconds")
         total = int(exact)
+    elif raw[0] in "-+" and raw[1:].strip() and _looks_like_duration(raw[1:].strip()):
+        what = "be negative" if raw[0] == "-" else "have a sign"
+        raise DurationError(f"{text!r}: a duration cannot {what}; write e.g. {raw[1:].strip()}")
     elif _BARE.fullmatch(raw):
         raise DurationError(f"{text!r} has no unit; write {raw}m for minutes or {raw}s for seconds")
     else:
@@ -72,6 +75,10 @@ def parse_duration(text: str) -> int:
     if total > MAX_SECONDS:
         raise DurationError(f"{text!r} is longer than a year")
     return total
+
+
+def _looks_like_duration(raw: str) -> bool:
+    return bool(_CLOCK.fullmatch(raw) or _UNITS_WHOLE.fullmatch(raw))
 
 
 def format_duration(seconds: int) -> str:

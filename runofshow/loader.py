@@ -99,6 +99,36 @@ def load_show(path: str | os.PathLike[str]) -> LoadedShow:
 
 def load_show_text(text: str, file: str = "<string>") -> LoadedShow:
     """Parse and validate run-of-show YAML given as text; ``file`` names it in problems."""
+    data, source, problems = _parse(text, file)
+    if not isinstance(data, dict):
+        position = source.position(())
+        message = (
+            f"a run-of-show is a mapping (title:, duration:, segments: ...); "
+            f"this file holds {_kind_of(data)}"
+        )
+        raise ShowError([Problem(file, position.line, position.column, message)])
+    try:
+        show = Show.model_validate(data, context=TEXT_SOURCE)
+    except ValidationError as error:
+        problems.extend(_explain(error, data, source, file))
+    if problems:
+        raise ShowError(_sorted(problems))
+    return LoadedShow(show, source, file, text)
+
+
+def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
+    """The plain data of a YAML document and the positions of its nodes, within the limits.
+
+    The same reading the show loader does (YAML 1.2 core values, no tags beyond the plain
+    ones, duplicate keys refused), for callers that need the data before the model.
+    """
+    data, source, problems = _parse(text, file)
+    if problems:
+        raise ShowError(_sorted(problems))
+    return data, source
+
+
+def _parse(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
     if len(text) > MAX_BYTES:
         _check_size(len(text), file)
     else:
@@ -111,20 +141,7 @@ def load_show_text(text: str, file: str = "<string>") -> LoadedShow:
     values: dict[Path, Position] = {}
     keys: dict[Path, Position] = {}
     data = _to_data(root, (), values, keys)
-    source = SourceMap(values, keys)
-    if not isinstance(data, dict):
-        message = (
-            f"a run-of-show is a mapping (title:, duration:, segments: ...); "
-            f"this file holds {_kind_of(data)}"
-        )
-        raise ShowError([Problem(file, root.mark.line, root.mark.column, message)])
-    try:
-        show = Show.model_validate(data, context=TEXT_SOURCE)
-    except ValidationError as error:
-        problems.extend(_explain(error, data, source, file))
-    if problems:
-        raise ShowError(_sorted(problems))
-    return LoadedShow(show, source, file, text)
+    return data, SourceMap(values, keys), problems
 
 
 def _check_size(size: int, file: str) -> None:
@@ -181,7 +198,9 @@ class _Builder:
             raise self._syntax_error(error) from None
         except yaml.reader.ReaderError as error:
             line, column = self._position_of_offset(error.position)
-            message = f"character {error.character!r} is not allowed in YAML ({error.reason})"
+            char = error.character
+            code = char if isinstance(char, int) else ord(char) if char else 0
+            message = f"the character U+{code:04X} is not allowed in YAML ({error.reason})"
             raise _unreadable(self.file, message, line, column) from None
         except yaml.YAMLError as error:
             raise _unreadable(self.file, f"not valid YAML: {error}") from None
@@ -204,7 +223,7 @@ class _Builder:
             is_map = isinstance(event, yaml.MappingStartEvent)
             expected = f"{_TAG}map" if is_map else f"{_TAG}seq"
             if event.tag not in (None, "!", expected):
-                raise self._refuse(mark, f"the tag {_short_tag(event.tag)} is not allowed here")
+                raise self._refuse(mark, _tag_message(event.tag))
             node = _Node(mark, pairs=[]) if is_map else _Node(mark, items=[])
             self._count(mark, nodes=1)
             self._anchor(event.anchor, node)
@@ -286,10 +305,7 @@ class _Builder:
             plain = event.implicit[0] and tag is None
             return _resolve_plain(value) if plain else value
         if tag not in _SCALAR_TAGS:
-            raise self._refuse(
-                mark,
-                f"the tag {_short_tag(tag)} is not allowed; a run-of-show uses plain YAML values",
-            )
+            raise self._refuse(mark, _tag_message(tag))
         if tag == f"{_TAG}str":
             return value
         resolved = _resolve_plain(value)
@@ -334,6 +350,10 @@ class _Builder:
 def _mark(event: yaml.Event) -> Position:
     mark = event.start_mark
     return Position(mark.line + 1, mark.column + 1) if mark is not None else Position(1, 1)
+
+
+def _tag_message(tag: str) -> str:
+    return f"the tag {_short_tag(tag)} is not allowed; a run-of-show uses plain YAML values"
 
 
 def _short_tag(tag: str) -> str:
@@ -409,10 +429,24 @@ def _explain(
     error: ValidationError, data: dict[str, Any], source: SourceMap, file: str
 ) -> list[Problem]:
     entries = [_clean(e, data) for e in error.errors(include_url=False)]
+    entries = _resolve_unions(entries, data)
+    # A misspelt key also shows up as a missing one; the "did you mean" message says it all.
+    suggested = {
+        (*e.path[:-1], s)
+        for e in entries
+        if e.error["type"] == "extra_forbidden"
+        for s in _suggestions(str(e.path[-1]), e.path[:-1])
+    }
     problems: list[Problem] = []
-    for entry in _resolve_unions(entries, data):
+    for entry in entries:
+        if entry.error["type"] == "missing" and entry.path in suggested:
+            continue
         problems.extend(_problems_for(entry, data, source, file))
     return problems
+
+
+def _suggestions(key: str, container: Path) -> list[str]:
+    return difflib.get_close_matches(key, _allowed_keys(container), n=1, cutoff=0.6)
 
 
 def _clean(error: Any, data: Any) -> _Entry:
@@ -483,7 +517,7 @@ def _problems_for(entry: _Entry, data: Any, source: SourceMap, file: str) -> lis
         container = _noun(path[:-1], data)
         message = f"unknown key {key!r} in {container}"
         allowed = _allowed_keys(path[:-1])
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        close = _suggestions(key, path[:-1])
         if close:
             message += f"; did you mean {close[0]!r}?"
         elif allowed:
@@ -523,7 +557,7 @@ def _describe(kind: str, ctx: dict[str, Any], error: Any, value: Any) -> str:
         return "must not be empty"
     if kind == "too_short":
         count = ctx.get("min_length", 1)
-        return f"needs at least {count} item{'s' if count != 1 else ''}"
+        return "needs at least one item" if count == 1 else f"needs at least {count} items"
     if kind == "too_long":
         count = ctx.get("max_length")
         return f"has more than {count} items" if count is not None else "is too long"

@@ -62,9 +62,6 @@ def check(path: str) -> FileResult:
         return FileResult(path, problems=list(exc.problems), status="unreadable")
     except ShowError as exc:
         return FileResult(path, problems=list(exc.problems), status="invalid")
-    except OSError as exc:  # the loader reports what it can; never show a traceback
-        reason = exc.strerror or str(exc)
-        return FileResult(path, problems=[Problem(path, 1, 1, reason)], status="unreadable")
     return FileResult(loaded.file, findings=lint(loaded))
 
 

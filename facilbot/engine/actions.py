@@ -34,7 +34,9 @@ from runofshow.plan import PlannedItem
 #: Actions that are prompts: when they fall due long after their time (the service was down),
 #: they are skipped and reported rather than fired late. Breaks, commitments, rooms and closes
 #: still happen (DESIGN §5, the late policy).
-PROMPT_ACTIONS = frozenset({"say", "poll_open", "filler", "producer", "breakout_warn", "break_warning"})
+PROMPT_ACTIONS = frozenset(
+    {"say", "poll_open", "filler", "producer", "breakout_warn", "break_warning"}
+)
 
 DEFAULT_COMMITMENT_PROMPT = Commitments.model_fields["prompt"].default
 
@@ -124,7 +126,9 @@ def build_action(
         settings = _breakout_settings(segment, cue)
         left = settings.warn_before_close or window
         text = f"{_minutes(left)} left in your rooms: agree on what you will bring back."
-        return Built(WarnBreakouts(seconds_left=left, text=text), f"warn rooms: {_minutes(left)} left")
+        return Built(
+            WarnBreakouts(seconds_left=left, text=text), f"warn rooms: {_minutes(left)} left"
+        )
     if action == "breakout_close":
         return Built(CloseBreakouts(), "close the breakout rooms")
     if action == "break_start":

@@ -16,7 +16,30 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from facilbot.engine.clock import Clock, VirtualClock
+from facilbot.engine.commands import CommandRefused, may_steer, parse_control
+from facilbot.engine.errors import (
+    ControlRefused,
+    UnknownFiring,
+    UnknownPlatform,
+    UnknownSession,
+    UnknownShowVersion,
+)
+from facilbot.engine.live import LiveHub
+from facilbot.engine.runner import Fired, SessionRunner
+from facilbot.engine.state import SessionState
+from facilbot.engine.view import build_state
+from facilbot.store import activity, leases
+from facilbot.store import controls as store_controls
+from facilbot.store import events as store_events
+from facilbot.store import firings as store_firings
+from facilbot.store import participants as store_participants
+from facilbot.store import sessions as store_sessions
+from facilbot.store import shows as store_shows
+from facilbot.store.db import Database, reading
 from integrations.contract import (
+    Carrier,
+    Channel,
     ChatCommand,
     ChatMessage,
     InboundEvent,
@@ -43,25 +66,6 @@ from runofshow.controls import (
 from runofshow.loader import LoadedShow, load_show_text
 from runofshow.model import Show
 from runofshow.plan import live_plan
-
-from facilbot.engine.clock import Clock, VirtualClock
-from facilbot.engine.commands import CommandRefused, may_steer, parse_control
-from facilbot.engine.errors import (
-    ControlRefused,
-    UnknownFiring,
-    UnknownPlatform,
-    UnknownSession,
-    UnknownShowVersion,
-)
-from facilbot.engine.live import LiveHub
-from facilbot.engine.runner import Fired, SessionRunner
-from facilbot.engine.state import SessionState
-from facilbot.engine.view import build_state
-from facilbot.store import activity, controls as store_controls, firings as store_firings
-from facilbot.store import leases, participants as store_participants
-from facilbot.store import sessions as store_sessions
-from facilbot.store import shows as store_shows
-from facilbot.store.db import Database, reading
 
 log = logging.getLogger("facilbot.engine")
 
@@ -104,11 +108,15 @@ class Engine:
         channel_timeout: float = 5.0,
         maintenance_interval: float | None = None,
         on_fired: Callable[[Fired], None] | None = None,
+        channel_overrides: Mapping[str, Mapping[Channel, Carrier]] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.instance_id = instance_id
         self.adapters: dict[str, MeetingAdapter] = dict(adapters or {})
+        # Per platform, carriers that replace the service's own bridge/companion channels
+        # (the simulator brings its own, so simulated people see what the bridge does).
+        self.channel_overrides = {k: dict(v) for k, v in (channel_overrides or {}).items()}
         self.lease_seconds = lease_seconds
         self.channel_timeout = channel_timeout
         self.maintenance_interval = maintenance_interval or max(lease_seconds / 3, 0.2)
@@ -142,7 +150,9 @@ class Engine:
         await self.maintain()
         if self.db.dialect == "postgresql":
             await self._start_listening()
-        self._tasks.append(asyncio.create_task(self._maintenance_loop(), name="facilbot-maintenance"))
+        self._tasks.append(
+            asyncio.create_task(self._maintenance_loop(), name="facilbot-maintenance")
+        )
 
     async def stop(self, *, release: bool = True) -> None:
         self.running = False
@@ -208,7 +218,7 @@ class Engine:
     async def _start_listening(self) -> None:
         """LISTEN for control changes written through any instance (PostgreSQL only)."""
         try:
-            import asyncpg
+            import asyncpg  # type: ignore[import-untyped]
 
             url = self.db.engine.url.set(drivername="postgresql")
             dsn = url.render_as_string(hide_password=False)
@@ -216,7 +226,9 @@ class Engine:
             await self._listen.add_listener(store_controls.CONTROL_CHANNEL, self._on_notify)
         except Exception as error:
             # The periodic version check still delivers controls, only later.
-            log.warning("LISTEN unavailable (%s); relying on the periodic check", type(error).__name__)
+            log.warning(
+                "LISTEN unavailable (%s); relying on the periodic check", type(error).__name__
+            )
             self._listen = None
 
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -231,27 +243,39 @@ class Engine:
         for _ in range(1000):
             for _ in range(5):
                 await asyncio.sleep(0)
-            busy = [r for r in self.runners.values() if r.task and not r.task.done() and not r.idle.is_set()]
+            busy = [
+                r
+                for r in self.runners.values()
+                if r.task and not r.task.done() and not r.idle.is_set()
+            ]
             if not busy:
                 return
-            await asyncio.wait(
-                [asyncio.ensure_future(r.idle.wait()) for r in busy], timeout=5
-            )
+            await asyncio.wait([asyncio.ensure_future(r.idle.wait()) for r in busy], timeout=5)
 
     def on_fired(self, fired: Fired) -> None:
         self.counters[fired.status] += 1
-        self.hub.publish(fired.session_id, {"type": "fired", "key": fired.key, "what": fired.what,
-                                            "status": fired.status, "channel": fired.channel})
+        self.hub.publish(
+            fired.session_id,
+            {
+                "type": "fired",
+                "key": fired.key,
+                "what": fired.what,
+                "status": fired.status,
+                "channel": fired.channel,
+            },
+        )
         if self._on_fired is not None:
             self._on_fired(fired)
 
     # -- shows -----------------------------------------------------------------------------
 
-    async def upload_show(self, name: str, text: str, by: str) -> tuple[store_shows.ShowVersionRecord, LoadedShow]:
+    async def upload_show(
+        self, name: str, text: str, by: str
+    ) -> tuple[store_shows.ShowVersionRecord, LoadedShow]:
         """Validate and store a show version (same text twice gives the same version)."""
         loaded = load_show_text(text, file=f"{name}.yaml")
         async with self.db.engine.begin() as connection:
-            record = await store_shows.save_show_version(
+            record, _created = await store_shows.save_show_version(
                 connection,
                 name=name,
                 yaml_text=text,
@@ -289,7 +313,9 @@ class Engine:
         by: str,
     ) -> str:
         if platform not in PLATFORMS:
-            raise UnknownPlatform(f"unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}")
+            raise UnknownPlatform(
+                f"unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}"
+            )
         if platform not in self.adapters:
             raise UnknownPlatform(f"platform {platform!r} is not configured on this server")
         meeting_ref = meeting_ref.strip()
@@ -324,12 +350,12 @@ class Engine:
         self._controls[session_id] = controls
         return controls
 
-    async def control(
-        self, session_id: str, kind: str, payload: Mapping[str, Any], by: str
-    ) -> int:
+    async def control(self, session_id: str, kind: str, payload: Mapping[str, Any], by: str) -> int:
         """Append a control to the session's log; the owner re-derives its timeline."""
         if kind not in CONTROL_KINDS:
-            raise ControlRefused(f"unknown control {kind!r}; choose one of {', '.join(CONTROL_KINDS)}")
+            raise ControlRefused(
+                f"unknown control {kind!r}; choose one of {', '.join(CONTROL_KINDS)}"
+            )
         async with reading(self.db.engine) as connection:
             record = await store_sessions.get_session(connection, session_id)
         if record is None:
@@ -400,6 +426,36 @@ class Engine:
 
     # -- inbound events --------------------------------------------------------------------
 
+    async def accept(self, events: Sequence[InboundEvent]) -> list[InboundEvent]:
+        """Persist verified events once each; returns those not seen before (to ``ingest``).
+
+        The stored payload is the normalised event's type and ids only: never the platform's
+        raw body, which may carry personal data or tokens.
+        """
+        fresh: list[InboundEvent] = []
+        async with self.db.engine.begin() as connection:
+            for event in events:
+                new = await store_events.record_platform_event(
+                    connection,
+                    platform=str(event.platform),
+                    event_id=event.event_id,
+                    type=type(event).__name__,
+                    meeting_ref=event.meeting_ref,
+                    payload={"occurred_at": event.occurred_at.isoformat()},
+                    received_at=self.clock.now(),
+                )
+                if new:
+                    fresh.append(event)
+                else:
+                    self.counters["duplicate_events"] += 1
+        return fresh
+
+    async def processed(self, event: InboundEvent) -> None:
+        async with self.db.engine.begin() as connection:
+            await store_events.mark_event_processed(
+                connection, str(event.platform), event.event_id, self.clock.now()
+            )
+
     async def ingest(self, event: InboundEvent) -> list[str]:
         """Apply one verified, de-duplicated platform event to the sessions on its meeting."""
         async with reading(self.db.engine) as connection:
@@ -444,11 +500,13 @@ class Engine:
                 )
                 await store_participants.participant_joined(connection, pid, at, event.room)
             elif isinstance(event, ParticipantLeft | ParticipantMovedToRoom):
-                pid = await _participant_id(connection, session_id, event.participant_id)
-                if pid is not None:
-                    await store_participants.participant_left(connection, pid, at)
+                known = await _participant_id(connection, session_id, event.participant_id)
+                if known is not None:
+                    await store_participants.participant_left(connection, known, at)
                     if isinstance(event, ParticipantMovedToRoom):
-                        await store_participants.participant_joined(connection, pid, at, event.room)
+                        await store_participants.participant_joined(
+                            connection, known, at, event.room
+                        )
             elif isinstance(event, ChatMessage):
                 await activity.add_chat_message(
                     connection,
@@ -461,8 +519,12 @@ class Engine:
                 )
                 if await self._commitments_open(connection, session_id):
                     await activity.record_commitment(
-                        connection, session_id, event.sender_id,
-                        name=event.sender_name, text=event.text.strip()[:2000], at=at,
+                        connection,
+                        session_id,
+                        event.sender_id,
+                        name=event.sender_name,
+                        text=event.text.strip()[:2000],
+                        at=at,
                     )
                     self.hub.publish(session_id, {"type": "commitment", "name": event.sender_name})
             elif isinstance(event, PollAnswer):
@@ -493,7 +555,9 @@ class Engine:
             return
         try:
             request = parse_control(command.verb, command.args)
-            await self.control(record.id, request.kind, request.payload, f"chat:{command.sender_name}")
+            await self.control(
+                record.id, request.kind, request.payload, f"chat:{command.sender_name}"
+            )
         except (CommandRefused, ControlRefused) as refused:
             self.hub.publish(record.id, {"type": "command_refused", "reason": str(refused)})
 

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from integrations.contract import Action, Channel, ChannelError, Delivery, Outcome
+from integrations.contract import Action, Channel, ChannelError, Delivery, Outcome, ProducerCue
 
 #: How many updates a slow subscriber may fall behind before it misses some (it then gets a
 #: "resync" event and re-reads the state; never blocks the engine).
@@ -103,7 +103,12 @@ class LiveHub:
         future.set_result((ok, detail[:200]))
         return True
 
-    async def bridge_carry(self, session_id: str, action: Action, timeout: float) -> Delivery:
+    async def bridge_carry(
+        self,
+        session_id: str,
+        action: Action,
+        timeout: float,  # noqa: ASYNC109 - the bridge's own acknowledgement deadline
+    ) -> Delivery:
         bridge = self._bridges.get(session_id)
         if bridge is None or bridge.connections == 0:
             raise ChannelError("no bridge connected")
@@ -168,6 +173,7 @@ class SessionCarrier:
         self.session_id = session_id
         self.channel = channel
         self.timeout = timeout
+        self.last_cue: ProducerCue | None = None
 
     async def carry(self, meeting_ref: str, action: Action) -> Delivery:
         if self.channel is Channel.bridge:
@@ -176,6 +182,9 @@ class SessionCarrier:
             return self.hub.companion_carry(self.session_id, action)
         if self.channel is Channel.producer_cue:
             # The firing row itself is the cue: the console lists firings whose outcome is
-            # pending, and "done" acknowledges them.
+            # pending, and "done" acknowledges them. Routing hands us the action already
+            # rendered as producer instructions.
+            if isinstance(action, ProducerCue):
+                self.last_cue = action
             return Delivery(Channel.producer_cue, Outcome.pending, "shown to the producer")
         raise ChannelError(f"no service-side carrier for {self.channel}")

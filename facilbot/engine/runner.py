@@ -16,18 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from integrations.contract import Carrier, Channel, Participant, Role
-from integrations.routing import channels_for, route
-from runofshow.controls import Control
-from runofshow.model import Show
-from runofshow.plan import LivePlan, PlannedItem, live_plan
-
 from facilbot.engine.actions import PROMPT_ACTIONS, build_action
 from facilbot.engine.live import SessionCarrier
 from facilbot.store import firings as store_firings
 from facilbot.store import sessions as store_sessions
 from facilbot.store.db import reading
 from facilbot.store.participants import present_now
+from integrations.contract import Carrier, Channel, Participant, Role
+from integrations.routing import channels_for, route
+from runofshow.controls import Control
+from runofshow.model import Show
+from runofshow.plan import LivePlan, PlannedItem, live_plan
 
 if TYPE_CHECKING:
     from facilbot.engine.engine import Engine
@@ -150,7 +149,9 @@ class SessionRunner:
             return
         waiter = asyncio.ensure_future(self.wake.wait())
         sleeper = (
-            asyncio.ensure_future(self.engine.clock.sleep_until(until)) if until is not None else None
+            asyncio.ensure_future(self.engine.clock.sleep_until(until))
+            if until is not None
+            else None
         )
         self.idle.set()
         try:
@@ -186,7 +187,9 @@ class SessionRunner:
         grace = timedelta(seconds=show.rules.late_grace)
         if item.action in PROMPT_ACTIONS and late > grace:
             await self._finish(
-                firing_id, "skipped", error=f"late by {late.total_seconds():.0f}s (grace {grace.seconds}s)"
+                firing_id,
+                "skipped",
+                error=f"late by {late.total_seconds():.0f}s (grace {grace.seconds}s)",
             )
             self._announce(item, f"skipped (late): {item.key}", "skipped", None, late_ms)
             return
@@ -206,6 +209,10 @@ class SessionRunner:
         available = {Channel.companion, Channel.producer_cue}
         if engine.hub.bridge_connected(self.session_id):
             available.add(Channel.bridge)
+        for channel, carrier in engine.channel_overrides.get(platform, {}).items():
+            if channel is not Channel.producer_cue:
+                carriers[channel] = carrier
+                available.add(channel)
         if adapter is not None:
             carriers[Channel.server_api] = adapter
             available.add(Channel.server_api)
@@ -216,9 +223,15 @@ class SessionRunner:
             meeting_ref, built.action, order, carriers, timeout=engine.channel_timeout
         )
         delivery = result.delivery
-        attempts = [
-            {"channel": str(channel), "detail": reason} for channel, reason in result.attempts
+        attempts: list[dict[str, object]] = [
+            {"channel": str(a.channel), "ok": a.ok, "detail": a.reason} for a in result.attempts
         ]
+        cue_carrier = carriers[Channel.producer_cue]
+        if delivery.channel is Channel.producer_cue and isinstance(cue_carrier, SessionCarrier):
+            if cue_carrier.last_cue is not None:
+                attempts.append(
+                    {"producer_cue": cue_carrier.last_cue.text, "paste": cue_carrier.last_cue.paste}
+                )
         status = "failed" if delivery.outcome == "failed" else "sent"
         await self._finish(
             firing_id,
@@ -260,7 +273,9 @@ class SessionRunner:
             if role is not Role.attendee:
                 continue  # hosts and producers stay in the main room
             attributes = {str(k): str(v) for k, v in (record.attributes or {}).items()}
-            out.append(Participant(record.participant_ref, record.name, record.email, role, attributes))
+            out.append(
+                Participant(record.participant_ref, record.name, record.email, role, attributes)
+            )
         return out
 
 

@@ -9,6 +9,7 @@ deferred ``BEGIN`` with :func:`reading`. PostgreSQL goes through asyncpg.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,6 +57,10 @@ def create_engine(settings: Settings | str, *, echo: bool = False) -> AsyncEngin
     url = settings.database_url if isinstance(settings, Settings) else async_database_url(settings)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
+    if importlib.util.find_spec("asyncpg") is None:
+        raise ModuleNotFoundError(
+            "PostgreSQL needs the asyncpg driver: pip install 'facilbot[postgres]'"
+        )
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 

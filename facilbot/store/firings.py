@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, literal, select, update
+from sqlalchemy import bindparam, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facilbot.store._sql import upsert_insert
+from facilbot.store.db import db_now
 from facilbot.store.leases import holds_lease
 from facilbot.store.models import FIRING_STATUSES, Firing, Session, table_of
 from facilbot.store.types import JSONType, UTCDateTime
@@ -28,6 +29,20 @@ _sessions = table_of(Session)
 #: Where a claimed firing may end up; ``acknowledged`` may also follow ``sent``.
 FINAL_STATUSES = frozenset(FIRING_STATUSES) - {"firing"}
 ERROR_MAX = 500
+# Claims per round trip in claim_firings.
+_CLAIM_CHUNK = 250
+
+
+_CLAIM_COLUMNS = [
+    "session_id",
+    "key",
+    "action",
+    "planned_at",
+    "claimed_at",
+    "status",
+    "attempts",
+    "claimed_by",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,23 +91,77 @@ async def claim_firing(
     ).where(exists().where(holds_lease(dialect, session_id, instance_id)))
     statement = (
         upsert_insert(connection, _firings)
-        .from_select(
-            [
-                "session_id",
-                "key",
-                "action",
-                "planned_at",
-                "claimed_at",
-                "status",
-                "attempts",
-                "claimed_by",
-            ],
-            chosen,
-        )
+        .from_select(_CLAIM_COLUMNS, chosen)
         .on_conflict_do_nothing(index_elements=["session_id", "key"])
         .returning(_firings.c.id)
     )
     return (await connection.execute(statement)).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class FiringClaim:
+    """One cue to claim in :func:`claim_firings`."""
+
+    session_id: str
+    key: str
+    action: str
+    planned_at: datetime
+
+
+async def claim_firings(
+    connection: AsyncConnection,
+    claims: Sequence[FiringClaim],
+    instance_id: str,
+    *,
+    claimed_at: datetime,
+) -> dict[tuple[str, str], int]:
+    """Claim many cues at once (a burst due at the same instant); {(session_id, key): id}.
+
+    The rule of :func:`claim_firing`, for a batch: only cues never claimed before, of sessions
+    on which ``instance_id`` holds a live lease. The leases are checked first in the same
+    transaction, with the session rows share-locked on PostgreSQL until commit (SQLite
+    transactions are already serialised), so no other instance can take a lease over between
+    the check and the insert; the inserts then go in multi-row batches.
+    """
+    if not claims:
+        return {}
+    dialect = connection.dialect.name
+    leased = (
+        select(_sessions.c.id)
+        .where(
+            _sessions.c.id.in_(sorted({claim.session_id for claim in claims})),
+            _sessions.c.owner == instance_id,
+            _sessions.c.lease_until > db_now(dialect),
+        )
+        .with_for_update(read=True)  # FOR SHARE on PostgreSQL; nothing on SQLite
+    )
+    held = set((await connection.execute(leased)).scalars())
+    rows = [
+        {
+            "session_id": claim.session_id,
+            "key": claim.key,
+            "action": claim.action,
+            "planned_at": claim.planned_at,
+            "claimed_at": claimed_at,
+            "status": "firing",
+            "attempts": [],
+            "claimed_by": instance_id,
+        }
+        for claim in claims
+        if claim.session_id in held
+    ]
+    statement = (
+        upsert_insert(connection, _firings)
+        .on_conflict_do_nothing(index_elements=["session_id", "key"])
+        .returning(_firings.c.session_id, _firings.c.key, _firings.c.id)
+    )
+    won: dict[tuple[str, str], int] = {}
+    # In slices, so that preparing a huge burst never holds the event loop for long.
+    for start in range(0, len(rows), _CLAIM_CHUNK):
+        result = await connection.execute(statement, rows[start : start + _CLAIM_CHUNK])
+        for row in result:
+            won[(row.session_id, row.key)] = row.id
+    return won
 
 
 async def finish_firing(
@@ -126,6 +195,56 @@ async def finish_firing(
         )
     )
     return result.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class FiringOutcome:
+    """What became of one claimed firing, for :func:`finish_firings`."""
+
+    firing_id: int
+    status: str
+    sent_at: datetime | None = None
+    channel: str | None = None
+    outcome: str | None = None
+    attempts: Sequence[Mapping[str, Any]] = ()
+    error: str | None = None
+
+
+async def finish_firings(connection: AsyncConnection, outcomes: Sequence[FiringOutcome]) -> None:
+    """:func:`finish_firing` for many firings in one round trip (rows no longer ``firing`` are
+    left alone)."""
+    if not outcomes:
+        return
+    for item in outcomes:
+        if item.status not in FINAL_STATUSES:
+            raise ValueError(f"a firing cannot finish as {item.status!r}")
+    statement = (
+        update(_firings)
+        .where(_firings.c.id == bindparam("firing_id"), _firings.c.status == "firing")
+        .values(
+            status=bindparam("new_status"),
+            sent_at=bindparam("new_sent_at", type_=UTCDateTime()),
+            channel=bindparam("new_channel"),
+            outcome=bindparam("new_outcome"),
+            attempts=bindparam("new_attempts", type_=JSONType),
+            error=bindparam("new_error"),
+        )
+    )
+    await connection.execute(
+        statement,
+        [
+            {
+                "firing_id": item.firing_id,
+                "new_status": item.status,
+                "new_sent_at": item.sent_at,
+                "new_channel": item.channel,
+                "new_outcome": item.outcome,
+                "new_attempts": [dict(attempt) for attempt in item.attempts],
+                "new_error": None if item.error is None else item.error[:ERROR_MAX],
+            }
+            for item in outcomes
+        ],
+    )
 
 
 async def acknowledge_firing(

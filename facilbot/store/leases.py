@@ -97,7 +97,7 @@ async def adopt_orphans(
         .where(_sessions.c.status != "ended", _free(dialect))
         .order_by(_sessions.c.created_at, _sessions.c.id)
         .limit(limit)
-        .with_for_update()  # ignored on SQLite, which has one instance
+        .with_for_update(skip_locked=True)  # ignored on SQLite, which has one instance
     )
     rows = await connection.execute(
         update(_sessions)

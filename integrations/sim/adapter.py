@@ -9,7 +9,8 @@ commitments through the bot, and breakout rooms only through the producer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from itertools import count
 from typing import Literal
 
@@ -98,7 +99,9 @@ class SimAdapter:
     ``fail`` makes channels refuse with ChannelError: True for everything, or a set of action
     kinds (``"say"``), channels (``"bridge"``) or both (``"bridge/say"``);
     ``delay`` (seconds) makes it slow; ``stall`` makes it hang until cancelled. They exist to
-    exercise fallbacks and timeouts.
+    exercise fallbacks and timeouts. With a ``clock``, the meeting catches up to the clock's
+    present before an action lands, so people react from the moment it was carried rather than
+    from the last time the caller advanced the meeting.
     """
 
     platform = Platform.sim
@@ -111,6 +114,7 @@ class SimAdapter:
         fail: bool | Iterable[str] = (),
         delay: float = 0.0,
         stall: bool = False,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if profile not in CAPABILITIES:
             raise ValueError(f"unknown simulator profile {profile!r}; choose from {PROFILES}")
@@ -119,6 +123,7 @@ class SimAdapter:
         self.fail: bool | frozenset[str] = fail if isinstance(fail, bool) else frozenset(fail)
         self.delay = delay
         self.stall = stall
+        self.clock = clock
 
     def capabilities(self) -> Capabilities:
         return CAPABILITIES[self.profile]
@@ -172,6 +177,8 @@ async def _apply(
         meeting = adapter.world.get(meeting_ref)
     except LookupError as error:
         raise ChannelError(str(error)) from None
+    if adapter.clock is not None:
+        meeting.catch_up(adapter.clock())
     if meeting.status is not Status.running:
         raise ChannelError(f"meeting {meeting_ref} is {meeting.status}")
     external_id = meeting.receive(action, channel)

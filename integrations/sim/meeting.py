@@ -144,6 +144,7 @@ class SimulatedMeeting:
         self.received: list[Received] = []
         self.delivered: list[InboundEvent] = []
         self._pending: list[_Pending] = []
+        self._outbox: list[InboundEvent] = []  # happened in catch_up, not yet handed out
         self._seq = 0
         self._actions = 0
 
@@ -188,12 +189,20 @@ class SimulatedMeeting:
 
     def advance_to(self, t: datetime) -> list[InboundEvent]:
         """The events that happened up to ``t``, in order. Time never goes back."""
+        self.catch_up(t)
+        events, self._outbox = self._outbox, []
+        self.delivered.extend(events)
+        return events
+
+    def catch_up(self, t: datetime) -> None:
+        """Let time pass up to ``t`` without handing the events out yet (the next
+        ``advance_to`` returns them). Channels call it so reactions start from the present."""
         t = _utc(t)
         if self.status is Status.created:
-            return []
+            return
         if self.now is not None and t < self.now:
             t = self.now
-        events: list[InboundEvent] = []
+        events = self._outbox
         while self._pending and self._pending[0].at <= t and self.status is Status.running:
             due = heapq.heappop(self._pending)
             self.now = due.at
@@ -203,11 +212,11 @@ class SimulatedMeeting:
         if self.status is Status.ended:
             self._pending.clear()
         self.now = t
-        self.delivered.extend(events)
-        return events
 
     def next_due(self) -> datetime | None:
         """When the next scheduled thing may happen (a caller's clock can sleep until then)."""
+        if self._outbox:
+            return self.now
         return self._pending[0].at if self._pending else None
 
     def redeliver(self, event_id: str | None = None) -> InboundEvent:

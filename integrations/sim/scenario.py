@@ -111,11 +111,14 @@ def default_scenario(
     *,
     length: int = 90 * 60,
     commands: tuple[tuple[int, str], ...] = ((25 * 60, "/fb extend 5"),),
+    overrun: int | None = 60 * 60,
 ) -> Scenario:
     """A plausible cohort of ``size`` people (host and producer included) for ``length`` seconds.
 
     A quarter or so join late, a few leave early, some chat now and then, most answer polls and
-    commit; the producer (a co-host) types ``commands`` at the given seconds.
+    commit; the producer (a co-host) types ``commands`` at the given seconds. The host ends the
+    meeting ``overrun`` seconds after ``length`` (shows run over: extensions, inserted breaks),
+    or never by itself when ``overrun`` is None (call ``SimulatedMeeting.end``).
     """
     if size < 2:
         raise ValueError("a scenario needs at least a host and a producer")
@@ -164,7 +167,8 @@ def default_scenario(
     producer = people[1].id
     script.extend(ScriptedChat(at, producer, text) for at, text in commands)
     script.sort(key=lambda item: (item.at, item.participant_id))
-    return Scenario(seed, tuple(people), tuple(script), ends_after=length + 120)
+    ends_after = None if overrun is None else length + overrun
+    return Scenario(seed, tuple(people), tuple(script), ends_after=ends_after)
 
 
 def _names(rng: random.Random, size: int) -> list[tuple[str, str]]:

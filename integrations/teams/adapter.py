@@ -187,7 +187,12 @@ class TeamsAdapter:
         names = self._meetings[meeting_ref].names if meeting_ref in self._meetings else {}
         lines = []
         for room in action.rooms:
-            people = ", ".join(names.get(pid, pid) for pid in room.participant_ids) or "(empty)"
+            shown = (
+                room.names
+                if len(room.names) == len(room.participant_ids)
+                else tuple(names.get(pid, pid) for pid in room.participant_ids)
+            )
+            people = ", ".join(shown) or "(empty)"
             lines.append(f"{room.name}: {people}")
         minutes = max(1, round(action.duration / 60))
         text = (

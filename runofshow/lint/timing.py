@@ -109,11 +109,11 @@ def _poll_options(ctx: LintContext) -> Iterator[Hit]:
                     )
                 else:
                     seen[norm] = n
-            count = len(seen)
+            count = len(cue.poll.options)
             if not POLL_OPTIONS_MIN <= count <= POLL_OPTIONS_MAX:
                 yield Hit(
-                    f"the poll has {count} distinct option{'s' if count != 1 else ''}; give "
-                    f"{POLL_OPTIONS_MIN} to {POLL_OPTIONS_MAX}",
+                    f"the poll has {count} option{'s' if count != 1 else ''}; give "
+                    f"{POLL_OPTIONS_MIN} to {POLL_OPTIONS_MAX} distinct options",
                     path,
                 )
 

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from facilbot.settings import load_settings
 from facilbot.store import activity, controls, events, firings, leases, participants, sessions
-from facilbot.store.db import create_engine, db_now, reading, sqlite_path
+from facilbot.store.db import (
+    DatabaseInUse,
+    acquire_instance_lock,
+    create_engine,
+    db_now,
+    open_database,
+    reading,
+    sqlite_path,
+)
 from facilbot.store.models import Firing, Session, table_of
 from facilbot.store.shows import latest_show_version, save_show_version
 
@@ -358,6 +371,53 @@ async def test_a_claim_waits_for_an_uncommitted_rival_then_loses(engine: AsyncEn
     assert won is not None and lost is None
 
 
+async def test_a_burst_of_cues_is_claimed_in_one_go_under_the_same_rules(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as connection:
+        mine = [await new_session(connection, f"m-{n}") for n in range(3)]
+        theirs = await new_session(connection, "m-other")
+        zombie = await new_session(connection, "m-zombie")
+        for session_id in [*mine, zombie]:
+            assert await leases.acquire_or_renew_lease(connection, session_id, "a", 10)
+        assert await leases.acquire_or_renew_lease(connection, theirs, "b", 10)
+        await expire_lease(connection, zombie)
+        earlier = await firings.claim_firing(
+            connection, mine[0], "cue-0", "say", T0, "a", claimed_at=T0
+        )
+        assert earlier is not None
+
+        burst = [
+            firings.FiringClaim(session_id, f"cue-{n}", "say", T0 + timedelta(seconds=n))
+            for session_id in [*mine, theirs, zombie]
+            for n in range(150)  # 750 claims: several statements
+        ]
+        won = await firings.claim_firings(connection, burst, "a", claimed_at=T0)
+        expected = {(s, f"cue-{n}") for s in mine for n in range(150)} - {(mine[0], "cue-0")}
+        assert set(won) == expected
+        assert await firings.claim_firings(connection, burst, "a", claimed_at=T0) == {}
+
+        await firings.finish_firings(
+            connection,
+            [
+                firings.FiringOutcome(
+                    won[(mine[1], "cue-1")], "sent", sent_at=T0, channel="bridge"
+                ),
+                firings.FiringOutcome(won[(mine[1], "cue-2")], "failed", error="e" * 900),
+                firings.FiringOutcome(earlier, "skipped"),
+            ],
+        )
+        with pytest.raises(ValueError, match="cannot finish"):
+            await firings.finish_firings(connection, [firings.FiringOutcome(earlier, "firing")])
+        by_key = {f.key: f for f in await firings.firings_for(connection, mine[1])}
+        first = {f.key: f for f in await firings.firings_for(connection, mine[0])}
+    assert by_key["cue-1"].status == "sent" and by_key["cue-1"].channel == "bridge"
+    assert by_key["cue-1"].sent_at == T0
+    assert by_key["cue-2"].status == "failed" and len(by_key["cue-2"].error or "") == 500
+    assert by_key["cue-7"].planned_at == T0 + timedelta(seconds=7)
+    assert first["cue-0"].status == "skipped"
+
+
 async def test_firing_outcomes(engine: AsyncEngine) -> None:
     sent_at = T0 + timedelta(milliseconds=40)
     async with engine.begin() as connection:
@@ -416,7 +476,9 @@ async def test_participants_and_presence(engine: AsyncEngine) -> None:
         again = await participants.upsert_participant(
             connection, session_id, "p-ana", name="Ana B.", seen_at=T0, role="cohost"
         )
-        bo = await participants.upsert_participant(connection, session_id, "p-bo", name="Bo", seen_at=T0)
+        bo = await participants.upsert_participant(
+            connection, session_id, "p-bo", name="Bo", seen_at=T0
+        )
         assert again == ana and bo != ana
 
         await participants.participant_joined(connection, ana, T0)
@@ -532,7 +594,11 @@ async def test_show_versions_are_kept_and_deduplicated_by_hash(engine: AsyncEngi
             connection, name="s", yaml_text=SHOW, title="A", uploaded_at=T0, uploaded_by="bo"
         )
         second, _ = await save_show_version(
-            connection, name="s", yaml_text=SHOW + "# edit\n", title="A", uploaded_at=T0,
+            connection,
+            name="s",
+            yaml_text=SHOW + "# edit\n",
+            title="A",
+            uploaded_at=T0,
             uploaded_by="ana",
         )
         other, _ = await save_show_version(
@@ -551,9 +617,8 @@ async def test_session_lifecycle_only_moves_forward(engine: AsyncEngine) -> None
         assert await sessions.set_session_status(connection, session_id, "waiting", T0)
         assert await sessions.set_session_status(connection, session_id, "running", T0)
         assert not await sessions.set_session_status(connection, session_id, "waiting", T0)
-        assert [s.id for s in await sessions.sessions_for_meeting(connection, "sim", "zoom-123")] == [
-            session_id
-        ]
+        attached = await sessions.sessions_for_meeting(connection, "sim", "zoom-123")
+        assert [s.id for s in attached] == [session_id]
         assert [s.id for s in await sessions.active_sessions(connection)] == [session_id]
         assert await sessions.set_session_status(connection, session_id, "ended", T0)
         assert await sessions.sessions_for_meeting(connection, "sim", "zoom-123") == []
@@ -598,7 +663,7 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: AsyncEngine) ->
 
 
 async def test_foreign_keys_are_enforced(engine: AsyncEngine) -> None:
-    with pytest.raises(Exception, match="(?i)foreign key"):
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
         async with engine.begin() as connection:
             await sessions.create_session(
                 connection, show_version_id=999, platform="sim", meeting_ref="m", created_at=T0
@@ -617,3 +682,80 @@ async def test_in_memory_sqlite_works_for_throwaway_runs() -> None:
             assert await sessions.get_session(connection, session_id) is not None
     finally:
         await engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# one process per SQLite database
+
+HOLD_LOCK = """
+import sys
+from facilbot.store.db import acquire_instance_lock
+lock = acquire_instance_lock(sys.argv[1])
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_second_process_on_the_same_sqlite_database_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'facilbot.db'}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(DatabaseInUse, match=f"pid {holder.pid}") as refused:
+            acquire_instance_lock(url)
+        assert "PostgreSQL" in str(refused.value)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    lock = acquire_instance_lock(url)  # the holder exited: free again
+    assert lock is not None
+    lock.release()
+
+
+def test_facilbot_migrate_refuses_while_another_process_holds_the_database(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'facilbot.db'}"
+    lock = acquire_instance_lock(url)
+    assert lock is not None
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "facilbot.cli", "migrate"],
+            env={**os.environ, "FACILBOT_DATABASE_URL": url},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        lock.release()
+    assert result.returncode == 2
+    assert f"another facilbot process (pid {os.getpid()})" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_postgresql_and_memory_databases_need_no_lock() -> None:
+    assert acquire_instance_lock("postgresql://u@127.0.0.1/db") is None
+    assert acquire_instance_lock("sqlite+aiosqlite://") is None
+
+
+async def test_open_database_locks_migrates_and_closes(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path, database_url="")
+    database = await open_database(settings)
+    try:
+        with pytest.raises(DatabaseInUse):
+            await open_database(settings)
+        async with database.sessions() as orm:
+            count = select(func.count()).select_from(table_of(Session))
+            assert (await orm.execute(count)).scalar() == 0
+    finally:
+        await database.close()
+    reopened = await open_database(settings)  # the lock went with close()
+    await reopened.close()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,7 +44,10 @@ sizing = st.one_of(
     seed=st.integers(),
 )
 def test_everyone_once_and_sizes_balanced(
-    departments: list[str], sizing: tuple[int | None, int | None], method: str, seed: int
+    departments: list[str],
+    sizing: tuple[int | None, int | None],
+    method: Literal["random", "mix_by"],
+    seed: int,
 ) -> None:
     crowd = people(len(departments), departments)
     size, count = sizing
@@ -52,7 +57,7 @@ def test_everyone_once_and_sizes_balanced(
         rooms=count,
         method=method,
         mix_by="department",
-        seed=seed,  # type: ignore[arg-type]
+        seed=seed,
     )
     ids = assigned(rooms)
     assert sorted(ids) == sorted(p.id for p in crowd)  # everyone exactly once

@@ -371,19 +371,48 @@ def test_breakout_outlasting_its_segment() -> None:
 
 
 @pytest.mark.parametrize(
+    ("cue", "target", "message"),
+    [
+        ("break: {duration: 5m}", "5m}", "the break is set to last 5m, but only 2m"),
+        ("commitments: {collect_for: 3m}", "3m}", "collecting commitments is set to last 3m"),
+        ("breakout: {size: 2, duration: 4m}", "4m}", "the breakout is set to last 4m"),
+    ],
+)
+def test_cues_outlasting_their_segment(cue: str, target: str, message: str) -> None:
+    text = edit(GOOD, ("Procurement]}\n", f"Procurement]}}\n      - at: 8m\n        {cue}\n"))
+    f = one(text, "FB503")
+    assert at(f) == where(text, target)
+    assert message in f.message
+
+
+def test_breakout_segment_without_settings_uses_the_default_warning() -> None:
+    text = edit(
+        GOOD,
+        ("    duration: 35m\n", "    duration: 2m\n"),
+        ("    breakout: {size: 3, assign: {mix_by: department}, warn_before_close: 2m}\n", ""),
+    )
+    f = one(text, "FB502")
+    assert at(f) == where(text, "2m\n    producer_notes: {watch_for")
+    assert "the warning 2m before close falls outside the breakout, which is open for 2m" in (
+        f.message
+    )
+
+
+@pytest.mark.parametrize(
     ("options", "message", "target"),
     [
-        ("[CFO]", "the poll has 1 distinct option; give 2 to 10", "[CFO]"),
+        ("[CFO]", "the poll has 1 option; give 2 to 10 distinct options", "[CFO]"),
         ("[CFO, cfo ]", "poll option 'cfo' repeats option 1", "cfo ]"),
         ("[CFO, '']", "an empty poll option", "'']"),
-        (f"[{', '.join(f'o{n}' for n in range(11))}]", "the poll has 11 distinct options", "[o0,"),
+        (f"[{', '.join(f'o{n}' for n in range(11))}]", "the poll has 11 options", "[o0,"),
     ],
 )
 def test_poll_options(options: str, message: str, target: str) -> None:
     text = edit(GOOD, ("[CFO, Plant manager, Procurement]", options))
-    found = [f for f in run(text, "FB504") if message in f.message]
-    assert [at(f) for f in found] == [where(text, target)]
-    assert found[0].severity == Severity.error
+    f = one(text, "FB504")
+    assert message in f.message
+    assert at(f) == where(text, target)
+    assert f.severity == Severity.error
 
 
 # --- FB6xx readiness and access ---------------------------------------------------------------

@@ -68,6 +68,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any
+    accepted: bool = False  # the fake answered 2xx
+    answer_id: str | None = None  # the activity id the fake gave a new activity
 
 
 @dataclass
@@ -220,15 +222,14 @@ class FakeMicrosoft:
 
     def _connector(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
-        self.connector.append(
-            Recorded(
-                request.method,
-                str(request.url),
-                unquote(request.url.raw_path.decode()),
-                dict(request.headers),
-                body,
-            )
+        record = Recorded(
+            request.method,
+            str(request.url),
+            unquote(request.url.raw_path.decode()),
+            dict(request.headers),
+            body,
         )
+        self.connector.append(record)
         if not self._authorised(request):
             return httpx.Response(401, json={"error": {"code": "Unauthorized"}})
         if self.throttle:
@@ -237,16 +238,20 @@ class FakeMicrosoft:
             return httpx.Response(status, headers=headers, json={"error": {"code": "Throttled"}})
         path = request.url.path
         if request.method == "POST" and path.endswith("/activities"):
-            return httpx.Response(201, json={"id": f"1{next(self._ids):012d}"})
+            record.accepted = True
+            record.answer_id = f"1{next(self._ids):012d}"
+            return httpx.Response(201, json={"id": record.answer_id})
         if request.method == "PUT" and "/activities/" in path:
+            record.accepted = True
             return httpx.Response(200, json={"id": path.rsplit("/", 1)[1]})
         if request.method == "POST" and path.endswith("/notification"):
+            record.accepted = True
             return httpx.Response(202)
         return httpx.Response(404, json={"error": {"code": "NotFound"}})
 
     def sent(self, method: str = "POST") -> list[Recorded]:
         """Connector requests that the fake accepted (authorised, not throttled)."""
-        return [r for r in self.connector if r.method == method]
+        return [r for r in self.connector if r.method == method and r.accepted]
 
     # -- Microsoft Graph -----------------------------------------------------------------------
 
@@ -254,7 +259,9 @@ class FakeMicrosoft:
         body = json.loads(request.content) if request.content else None
         path = unquote(request.url.path).removeprefix("/v1.0")
         query = {k: v[0] for k, v in parse_qs(urlsplit(str(request.url)).query).items()}
-        self.graph.append(Recorded(request.method, str(request.url), path, dict(request.headers), body))
+        self.graph.append(
+            Recorded(request.method, str(request.url), path, dict(request.headers), body)
+        )
         if not self._authorised(request):
             return _odata(401, "InvalidAuthenticationToken", "Access token is empty.")
         if self.graph_throttle:
@@ -274,7 +281,8 @@ class FakeMicrosoft:
             meeting = self.meetings.get(url)
             found = [meeting] if meeting and meeting["_organizer"] == m[1] else []
             return httpx.Response(
-                200, json={"value": [{k: v for k, v in x.items() if k != "_organizer"} for x in found]}
+                200,
+                json={"value": [{k: v for k, v in x.items() if k != "_organizer"} for x in found]},
             )
         m = re.fullmatch(r"/chats/([^/]+)/installedApps", path)
         if m and request.method == "GET":

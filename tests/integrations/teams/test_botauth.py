@@ -92,7 +92,9 @@ async def test_expiry_uses_the_clock_with_five_minutes_skew(
         await auth.authenticate(f"Bearer {token}", ACTIVITY)
 
 
-async def test_not_yet_valid(auth: BotAuthenticator, fake: FakeMicrosoft, clock: VirtualClock) -> None:
+async def test_not_yet_valid(
+    auth: BotAuthenticator, fake: FakeMicrosoft, clock: VirtualClock
+) -> None:
     token = fake.mint(nbf=int(clock.now) + 400)
     with pytest.raises(BotAuthError, match="not valid yet"):
         await auth.authenticate(f"Bearer {token}", ACTIVITY)
@@ -107,7 +109,7 @@ async def test_forged_signature_is_refused(auth: BotAuthenticator, fake: FakeMic
 async def test_hs256_and_none_are_refused(auth: BotAuthenticator, fake: FakeMicrosoft) -> None:
     import jwt
 
-    hs = jwt.encode({"aud": APP_ID}, "secret", algorithm="HS256", headers={"kid": "bf-key-1"})
+    hs = jwt.encode({"aud": APP_ID}, "s" * 32, algorithm="HS256", headers={"kid": "bf-key-1"})
     with pytest.raises(BotAuthError, match="RS256"):
         await auth.authenticate(f"Bearer {hs}", ACTIVITY)
     none = jwt.encode({"aud": APP_ID}, None, algorithm="none", headers={"kid": "bf-key-1"})

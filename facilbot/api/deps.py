@@ -1,0 +1,116 @@
+"""Typed dependencies for routes: the open database, the engine, the clock, and the caller.
+
+A route states what it needs in its signature::
+
+    async def get_show(db: DB, caller: Caller, show_id: ShowId) -> ...
+    async def attach(engine: EngineDep, caller: Producer, body: AttachBody) -> ...
+
+``Caller`` (viewer), ``Facilitator`` and ``Producer`` check the bearer token and the role:
+401 with ``WWW-Authenticate: Bearer`` when the token is missing or not valid, 403 when the
+role is too low. Routers from other packages (webhooks, pages) use ``DB``/``EngineDep`` and
+do their own authentication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from facilbot.api.errors import ApiError
+from facilbot.auth import Principal, Role, verify_token
+from facilbot.engine.clock import Clock
+from facilbot.engine.engine import Engine
+from facilbot.settings import Settings
+from facilbot.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the running app holds: set on ``app.state.services`` by the lifespan."""
+
+    settings: Settings
+    db: Database
+    engine: Engine
+    clock: Clock
+
+
+def get_services(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        raise ApiError(503, "the service is starting or stopping; try again shortly")
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_db(services: ServicesDep) -> Database:
+    return services.db
+
+
+def get_engine(services: ServicesDep) -> Engine:
+    return services.engine
+
+
+def get_clock(services: ServicesDep) -> Clock:
+    return services.clock
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+DB = Annotated[Database, Depends(get_db)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+# Declares the scheme in OpenAPI (the "Authorize" button in /docs); errors are ours.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token from `facilbot token create --role producer|facilitator|viewer`.",
+)
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that returns the caller when their token's role includes ``role``."""
+
+    async def caller(
+        services: ServicesDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> Principal:
+        if credentials is None:
+            raise ApiError(
+                401,
+                "this call needs an API token: send 'Authorization: Bearer <token>'",
+                headers=_CHALLENGE,
+            )
+        # verify_token records the use, hence a write transaction.
+        async with services.db.engine.begin() as connection:
+            principal = await verify_token(
+                connection, credentials.credentials, services.clock.now()
+            )
+        if principal is None:
+            raise ApiError(401, "the API token is not valid or was revoked", headers=_INVALID)
+        if not principal.can(role):
+            raise ApiError(
+                403,
+                f"this call needs the {role.value} role; the token has {principal.role.value}",
+            )
+        return principal
+
+    caller.__name__ = f"require_{role.value}"
+    return caller
+
+
+Caller = Annotated[Principal, Depends(require(Role.viewer))]
+Facilitator = Annotated[Principal, Depends(require(Role.facilitator))]
+Producer = Annotated[Principal, Depends(require(Role.producer))]

@@ -1,0 +1,50 @@
+"""Liveness and readiness, for process supervisors and load balancers (no token needed)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from facilbot.api.deps import Services
+from facilbot.api.errors import error_body
+
+router = APIRouter(tags=["health"])
+log = logging.getLogger("facilbot.api")
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: the database answers and the engine runs",
+    responses={503: {"description": "not ready; `detail` says what is missing"}},
+)
+async def readyz(request: Request) -> Any:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        return JSONResponse(error_body("not_ready", "starting or stopping"), status_code=503)
+    problems = []
+    try:
+        async with services.db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        # The type only: driver messages can carry the connection string.
+        log.warning("readiness: database check failed (%s)", type(exc).__name__)
+        problems.append(f"database unreachable ({type(exc).__name__})")
+    if not services.engine.running:
+        problems.append("engine not running")
+    if problems:
+        return JSONResponse(error_body("not_ready", "; ".join(problems)), status_code=503)
+    return {
+        "status": "ready",
+        "database": services.db.dialect,
+        "instance": services.engine.instance_id,
+        "sessions_owned": len(services.engine.runners),
+    }

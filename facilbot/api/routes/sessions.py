@@ -1,0 +1,348 @@
+"""Sessions: attach a show to a meeting, steer it live, read its state, follow its events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from facilbot.api.body import require_json
+from facilbot.api.deps import DB, Caller, EngineDep, Producer
+from facilbot.api.errors import ApiError, not_found
+from facilbot.engine.state import SessionState
+from facilbot.store import activity
+from facilbot.store import firings as stored_firings
+from facilbot.store import participants as stored_participants
+from facilbot.store import sessions as stored
+from facilbot.store.db import reading
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+MAX_ID = 2**31 - 1
+#: An SSE comment this often keeps proxies from closing an idle stream.
+KEEPALIVE_SECONDS = 15.0
+
+SessionId = Annotated[uuid.UUID, Path(description="the session's id (a UUID)")]
+FiringId = Annotated[int, Path(ge=1, le=MAX_ID, description="the firing's id")]
+Text = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProducerIn(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
+
+
+class AttachBody(Strict):
+    show_version_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    platform: Literal["sim", "zoom", "teams"]
+    meeting_ref: Text = Field(description="the platform's meeting id (Zoom) or chat id (Teams)")
+    planned_start: AwareDatetime | None = Field(None, description="with a UTC offset")
+    producers: list[ProducerIn] = Field(
+        default_factory=list,
+        max_length=50,
+        description="who may steer from the meeting chat, besides the host",
+    )
+    recurring_ref: Text | None = None
+
+
+class SessionOut(BaseModel):
+    id: str
+    show_version_id: int
+    platform: str
+    meeting_ref: str
+    status: str
+    planned_start: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    owner: str | None
+
+    @classmethod
+    def of(cls, record: stored.SessionRecord) -> SessionOut:
+        return cls(
+            id=record.id,
+            show_version_id=record.show_version_id,
+            platform=record.platform,
+            meeting_ref=record.meeting_ref,
+            status=record.status,
+            planned_start=record.planned_start,
+            created_at=record.created_at,
+            started_at=record.started_at,
+            ended_at=record.ended_at,
+            owner=record.owner,
+        )
+
+
+# --- controls: one body shape per kind, told apart by "kind" ------------------------------
+
+
+class PlainControl(Strict):
+    kind: Literal["start", "pause", "resume", "skip", "end"]
+
+
+class ExtendControl(Strict):
+    kind: Literal["extend"]
+    seconds: int = Field(
+        strict=True, ge=-7200, le=14400, description="lengthen (or, negative, shorten) by"
+    )
+
+
+class BreakControl(Strict):
+    kind: Literal["break"]
+    seconds: int = Field(600, strict=True, ge=60, le=7200, description="length of the break")
+
+
+class JumpControl(Strict):
+    kind: Literal["jump"]
+    segment_id: Text
+
+
+class FireControl(Strict):
+    kind: Literal["fire"]
+    key: Text = Field(description="the cue's id")
+
+
+ControlBody = Annotated[
+    PlainControl | ExtendControl | BreakControl | JumpControl | FireControl,
+    Field(discriminator="kind"),
+]
+
+
+class ControlOut(BaseModel):
+    session_id: str
+    seq: int
+    kind: str
+
+
+class AckOut(BaseModel):
+    firing_id: int
+    acknowledged: bool
+
+
+class PresenceOut(BaseModel):
+    joined_at: datetime
+    left_at: datetime | None
+    room: str | None
+
+
+class ParticipantOut(BaseModel):
+    ref: str
+    name: str
+    email: str | None
+    role: str
+    attributes: dict[str, Any]
+    first_seen_at: datetime
+    present: bool
+    room: str | None
+    presence: list[PresenceOut]
+
+
+class CommitmentOut(BaseModel):
+    participant_ref: str
+    name: str
+    text: str
+    at: datetime
+    source: str
+
+
+class CommitmentsOut(BaseModel):
+    commitments: list[CommitmentOut]
+    not_committed: list[str] = Field(description="attendees present who have not committed yet")
+
+
+async def _session(db: DB, session_id: uuid.UUID) -> stored.SessionRecord:
+    async with reading(db.engine) as connection:
+        record = await stored.get_session(connection, str(session_id))
+    if record is None:
+        raise not_found(f"no session {session_id}")
+    return record
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Attach a show version to a meeting",
+    dependencies=[Depends(require_json)],
+    responses={422: {"description": "invalid body, unknown show version or platform"}},
+)
+async def attach(body: AttachBody, engine: EngineDep, db: DB, caller: Producer) -> SessionOut:
+    if body.planned_start is not None and not 1970 <= body.planned_start.year <= 9000:
+        raise ApiError(422, "planned_start must be a real date (1970–9000)")
+    session_id = await engine.attach(
+        body.show_version_id,
+        body.platform,
+        body.meeting_ref,
+        planned_start=body.planned_start,
+        producers=[p.model_dump(exclude_none=True) for p in body.producers],
+        recurring_ref=body.recurring_ref,
+        by=caller.name,
+    )
+    return SessionOut.of(await _session(db, uuid.UUID(session_id)))
+
+
+@router.get("", summary="Sessions not ended yet, oldest first")
+async def list_sessions(db: DB, caller: Caller) -> list[SessionOut]:
+    async with reading(db.engine) as connection:
+        records = await stored.active_sessions(connection)
+    return [SessionOut.of(record) for record in records]
+
+
+@router.get("/{session_id}", summary="The live state of a session")
+async def session_state(engine: EngineDep, caller: Caller, session_id: SessionId) -> SessionState:
+    return await engine.state(str(session_id))
+
+
+@router.post(
+    "/{session_id}/controls",
+    summary="Steer the session: start, pause, resume, extend, skip, jump, fire, break, end",
+    dependencies=[Depends(require_json)],
+    responses={409: {"description": "refused in the session's current state (reason given)"}},
+)
+async def control(
+    body: ControlBody, engine: EngineDep, caller: Producer, session_id: SessionId
+) -> ControlOut:
+    payload = body.model_dump(exclude={"kind"})
+    seq = await engine.control(str(session_id), body.kind, payload, caller.name)
+    return ControlOut(session_id=str(session_id), seq=seq, kind=body.kind)
+
+
+@router.post(
+    "/{session_id}/firings/{firing_id}/ack",
+    summary="Mark a producer cue as done",
+    responses={409: {"description": "the firing is not waiting for an acknowledgement"}},
+)
+async def acknowledge(
+    engine: EngineDep, db: DB, caller: Producer, session_id: SessionId, firing_id: FiringId
+) -> AckOut:
+    if not await engine.acknowledge(str(session_id), firing_id, caller.name):
+        async with reading(db.engine) as connection:
+            firing = await stored_firings.get_firing(connection, firing_id)
+        status = firing.status if firing else "unknown"
+        raise ApiError(409, f"firing {firing_id} is {status}, not waiting for an acknowledgement")
+    return AckOut(firing_id=firing_id, acknowledged=True)
+
+
+@router.get("/{session_id}/participants", summary="Who joined, and when they were present")
+async def participants(db: DB, caller: Caller, session_id: SessionId) -> list[ParticipantOut]:
+    record = await _session(db, session_id)
+    async with reading(db.engine) as connection:
+        people = await stored_participants.participants_for(connection, record.id)
+        presence = await stored_participants.presence_for(connection, record.id)
+    intervals: dict[int, list[PresenceOut]] = {}
+    for p in presence:
+        intervals.setdefault(p.participant_id, []).append(
+            PresenceOut(joined_at=p.joined_at, left_at=p.left_at, room=p.room)
+        )
+    out = []
+    for person in people:
+        stays = intervals.get(person.id, [])
+        open_stay = next((s for s in stays if s.left_at is None), None)
+        out.append(
+            ParticipantOut(
+                ref=person.participant_ref,
+                name=person.name,
+                email=person.email,
+                role=person.role,
+                attributes=dict(person.attributes),
+                first_seen_at=person.first_seen_at,
+                present=open_stay is not None,
+                room=open_stay.room if open_stay else None,
+                presence=stays,
+            )
+        )
+    return out
+
+
+@router.get("/{session_id}/commitments", summary="Closing commitments, and who has none yet")
+async def commitments(db: DB, caller: Caller, session_id: SessionId) -> CommitmentsOut:
+    record = await _session(db, session_id)
+    async with reading(db.engine) as connection:
+        made = await activity.commitments_for(connection, record.id)
+        present = await stored_participants.present_now(connection, record.id)
+    committed = {c.participant_ref for c in made}
+    return CommitmentsOut(
+        commitments=[
+            CommitmentOut(
+                participant_ref=c.participant_ref,
+                name=c.name,
+                text=c.text,
+                at=c.at,
+                source=c.source,
+            )
+            for c in made
+        ],
+        not_committed=[
+            p.name for p in present if p.role == "attendee" and p.participant_ref not in committed
+        ],
+    )
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(event, default=str, separators=(',', ':'))}\n\n".encode()
+
+
+@router.get(
+    "/{session_id}/events",
+    summary="Live updates (Server-Sent Events): one JSON object per `data:` line",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(
+    engine: EngineDep,
+    db: DB,
+    caller: Caller,
+    session_id: SessionId,
+    keepalive: Annotated[
+        float, Query(ge=1, le=300, description="seconds between keep-alive comments")
+    ] = KEEPALIVE_SECONDS,
+) -> StreamingResponse:
+    record = await _session(db, session_id)
+
+    async def stream() -> AsyncIterator[bytes]:
+        updates = engine.hub.subscribe(record.id)
+        next_update: asyncio.Future[dict[str, Any]] | None = asyncio.ensure_future(anext(updates))
+        try:
+            # Let the subscription register before the first byte, so nothing published after
+            # the client sees "hello" is missed; "hello" tells it to read the state once.
+            await asyncio.sleep(0)
+            yield _sse({"type": "hello", "session_id": record.id})
+            while True:
+                if next_update is None:
+                    next_update = asyncio.ensure_future(anext(updates))
+                done, _ = await asyncio.wait({next_update}, timeout=keepalive)
+                if not done:
+                    yield b": keep-alive\n\n"
+                    continue
+                event = next_update.result()
+                next_update = None
+                yield _sse(event)
+        finally:
+            if next_update is not None:
+                next_update.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await next_update
+            if isinstance(updates, AsyncGenerator):
+                await updates.aclose()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,132 @@
+"""The live guards' decisions, on show time in microseconds (see ``runofshow.plan``).
+
+* cadence: a filler prompt at the cadence limit when nothing interactive comes by then;
+* breaks: when the continuous stretch of non-break time ahead would break every break rule,
+  a break of the needed rest at the latest allowed point, warned ahead of time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from runofshow.durations import format_duration
+from runofshow.model import BreakRule
+
+US = 1_000_000
+#: The producer is warned this long before a guard break.
+WARN_AHEAD = 5 * 60 * US
+#: A guard break goes at a segment boundary at most this long before the rule's limit; with no
+#: boundary that close, the segment is interrupted at the limit.
+BOUNDARY_WINDOW = 15 * 60 * US
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """An element of the layout ahead: the current one first, then the queue."""
+
+    key: str  # the element's run key ("debrief", "debrief#2", "~callbreak:1")
+    is_break: bool
+    offset: int  # offset into its segment at which this piece starts
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class BreakGuard:
+    at: int  # show time at which the break starts
+    rest: int  # its length
+    key: str
+    warn_at: int
+    rule: str  # the rule it keeps, e.g. "50/10"
+
+    @property
+    def warn_key(self) -> str:
+        return f"{self.key}@warn"
+
+    def warning_text(self, now: int) -> str:
+        ahead = format_duration(max(0, self.at - now) // US)
+        return f"break in {ahead}: {format_duration(self.rest // US)} to keep the {self.rule} rule"
+
+    def break_text(self) -> str:
+        return f"break of {format_duration(self.rest // US)} ({self.rule} rule)"
+
+
+def decide_break(
+    layout: Sequence[Placed], stretch_start: int, decided_at: int, rules: Sequence[BreakRule]
+) -> BreakGuard | None:
+    """The next guard break in the stretch that began at ``stretch_start``, or None.
+
+    The stretch runs until the first break in ``layout`` (or the end of the show, which counts
+    as a break). Only points at or after ``decided_at`` are eligible: the past is fixed.
+    """
+    if not rules or not layout:
+        return None
+    boundaries: list[int] = []
+    stretch_end = layout[-1].end
+    following: int | None = None
+    for index, placed in enumerate(layout):
+        if placed.is_break:
+            stretch_end = placed.start
+            following = 0
+            for after in layout[index:]:
+                if not after.is_break:
+                    break
+                following += after.end - after.start
+            break
+        if placed.start > stretch_start:
+            boundaries.append(placed.start)
+    length = stretch_end - stretch_start
+    if any(_fits(length, following, rule) for rule in rules):
+        return None
+    candidates: list[tuple[int, int, BreakRule]] = []
+    for rule in rules:
+        work, rest = rule.work * US, rule.rest * US
+        if length <= work:
+            # Short enough for this rule, but the break after it is too short: top it up.
+            assert following is not None
+            candidates.append((stretch_end, rest - following, rule))
+            continue
+        limit = stretch_start + work
+        low = max(decided_at, limit - BOUNDARY_WINDOW, stretch_start + 1)
+        near = [b for b in boundaries if low <= b <= limit]
+        if near:
+            candidates.append((max(near), rest, rule))
+        elif limit >= decided_at:
+            candidates.append((limit, rest, rule))
+    if not candidates:
+        # Every limit is already behind us (the producer overrode a break): break now.
+        rule = max(rules, key=lambda r: r.work)
+        candidates.append((decided_at, rule.rest * US, rule))
+    at, rest, rule = max(candidates, key=lambda c: (c[0], -c[1]))
+    return BreakGuard(at, rest, _key_at(layout, at), max(at - WARN_AHEAD, decided_at), str(rule))
+
+
+def _fits(length: int, following: int | None, rule: BreakRule) -> bool:
+    return length <= rule.work * US and (following is None or following >= rule.rest * US)
+
+
+def _key_at(layout: Sequence[Placed], at: int) -> str:
+    """A key for a break at ``at``: named after the piece it comes before or interrupts."""
+    for placed in layout:
+        if placed.start == at and placed.end > placed.start:
+            return _break_key(placed.key, placed.offset)
+    for placed in layout:
+        if placed.start < at < placed.end:
+            return _break_key(placed.key, placed.offset + at - placed.start)
+    return _break_key(layout[-1].key, layout[-1].offset + at - layout[-1].start)
+
+
+def _break_key(key: str, offset: int) -> str:
+    return f"~break:{key}" if offset < US else f"~break:{key}+{format_duration(offset // US)}"
+
+
+def filler_text(bank: Sequence[str], n: int, gap_seconds: int) -> tuple[str, str]:
+    """The ``n``-th filler: (text, action). Cycles through the prompt bank; without one, a
+    producer cue asks for a question."""
+    if bank:
+        return bank[n % len(bank)], "filler"
+    return (
+        f"no interaction for {format_duration(gap_seconds)}: ask the group a question in chat",
+        "producer",
+    )

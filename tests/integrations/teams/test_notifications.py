@@ -1,0 +1,242 @@
+"""Graph change notifications: validation, parsing, decryption and validation tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from integrations.contract import ChatCommand, ChatMessage
+from integrations.teams.notifications import (
+    DecryptionError,
+    NotificationError,
+    ValidationTokenChecker,
+    chat_event,
+    check_client_state,
+    decrypt_resource_data,
+    parse_notifications,
+    validation_response,
+)
+
+from .fakes import APP_ID, ID_METADATA, TENANT, FakeMicrosoft, VirtualClock, rsa_key
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CHAT = "19:meeting_NTM3ZDJjOTUtZGRhOS00MzYxLTk5NDAtMzY4M2IzZWFjZGE1@thread.v2"
+
+
+def self_signed(key: rsa.RSAPrivateKey) -> str:
+    """The base64 DER certificate a subscription's encryptionCertificate carries."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "facilbot notifications")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
+
+
+def graph_encrypt(resource: dict[str, Any], certificate_b64: str) -> dict[str, str]:
+    """What Graph does: a one-use AES-256 key, CBC with IV = key[:16], PKCS7, HMAC-SHA256 of the
+    ciphertext, the key wrapped with RSA-OAEP (SHA-1) under the subscription's certificate."""
+    cert = x509.load_der_x509_certificate(base64.b64decode(certificate_b64))
+    public = cert.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    key = os.urandom(32)
+    padder = padding.PKCS7(128).padder()
+    plain = padder.update(json.dumps(resource).encode()) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    data = encryptor.update(plain) + encryptor.finalize()
+    wrapped = public.encrypt(
+        key, OAEP(mgf=MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    )
+    return {
+        "data": base64.b64encode(data).decode(),
+        "dataSignature": base64.b64encode(hmac.new(key, data, hashlib.sha256).digest()).decode(),
+        "dataKey": base64.b64encode(wrapped).decode(),
+        "encryptionCertificateId": "facilbot-1",
+        "encryptionCertificateThumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),
+    }
+
+
+CHAT_MESSAGE = {
+    "id": "1616990032035",
+    "messageType": "message",
+    "createdDateTime": "2021-03-29T03:53:52.035Z",
+    "chatId": CHAT,
+    "from": {"user": {"id": "8ea0e38b-efb3-4757-924a-5f94061cf8c2", "displayName": "Robin Kline"}},
+    "body": {"contentType": "html", "content": "<p>Hello <b>everyone</b></p>"},
+}
+
+
+def test_validation_echoes_the_decoded_token() -> None:
+    assert validation_response({"validationToken": "Validation: Testing client application"}) == (
+        "Validation: Testing client application"
+    )
+    assert validation_response({}) is None
+    with pytest.raises(NotificationError):
+        validation_response({"validationToken": "<script>\x00"})
+    with pytest.raises(NotificationError):
+        validation_response({"validationToken": "x" * 5000})
+
+
+def test_client_state() -> None:
+    assert check_client_state("secretClientValue", "secretClientValue")
+    assert not check_client_state("secretClientValue", "secretClientValuf")
+    assert not check_client_state("secretClientValue", None)
+
+
+def test_parse_documented_change_and_lifecycle() -> None:
+    parsed = parse_notifications((FIXTURES / "graph_change_basic.json").read_bytes())
+    [change] = parsed.changes
+    assert change.change_type == "created" and change.client_state == "secretClientValue"
+    assert change.resource_data["id"] == "{long_id_string}"
+    assert change.subscription_expires_at == datetime(2016, 3, 19, 22, 11, 9, 952000, tzinfo=UTC)
+    assert parsed.lifecycle_events == [] and parsed.validation_tokens == []
+    lifecycle = parse_notifications((FIXTURES / "graph_lifecycle.json").read_text())
+    [event] = lifecycle.lifecycle_events
+    assert event.event == "reauthorizationRequired"
+    assert event.subscription_id == "7c4f3f13-5b1e-4d2a-9c3f-0a1d2e3f4a5b"
+    assert (
+        change.dedup_key
+        == parse_notifications((FIXTURES / "graph_change_basic.json").read_bytes())
+        .changes[0]
+        .dedup_key
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"value": []}', "non-empty list"),
+        (b'{"value": [1]}', "value[0] is not an object"),
+        (b'{"value": [{"changeType": "created"}]}', "subscriptionId"),
+        (b'{"value": [{"subscriptionId": "s"}]}', "neither changeType nor lifecycleEvent"),
+        (b'{"value": [{"subscriptionId": "s", "lifecycleEvent": "explode"}]}', "not known"),
+        (b'{"value": [{"subscriptionId": "s", "changeType": "created"}]}', "resource"),
+        (
+            b'{"value": [{"subscriptionId": "s", "changeType": "x", "lifecycleEvent": "missed"}]}',
+            "both",
+        ),
+        (
+            b'{"value": [{"subscriptionId": "s", "lifecycleEvent": "missed"}],'
+            b' "validationTokens": 1}',
+            "validationTokens",
+        ),
+        (
+            b'{"value": [{"subscriptionId": "s", "lifecycleEvent": "missed",'
+            b' "subscriptionExpirationDateTime": "soon"}]}',
+            "ISO 8601",
+        ),
+    ],
+)
+def test_parse_errors_are_precise(body: bytes, reason: str) -> None:
+    with pytest.raises(NotificationError) as caught:
+        parse_notifications(body)
+    assert reason in caught.value.reason
+
+
+@pytest.fixture(scope="module")
+def keypair() -> tuple[rsa.RSAPrivateKey, str]:
+    key = rsa_key()
+    return key, self_signed(key)
+
+
+def test_decrypt_what_graph_encrypted(keypair: tuple[rsa.RSAPrivateKey, str]) -> None:
+    key, cert = keypair
+    body = {
+        "value": [
+            {
+                "subscriptionId": "sub-1",
+                "changeType": "created",
+                "clientState": "s3cret",
+                "tenantId": TENANT,
+                "resource": f"chats('{CHAT}')/messages('1616990032035')",
+                "resourceData": {
+                    "id": "1616990032035",
+                    "@odata.type": "#Microsoft.Graph.chatMessage",
+                },
+                "encryptedContent": graph_encrypt(CHAT_MESSAGE, cert),
+            }
+        ],
+        "validationTokens": ["eyJ..."],
+    }
+    [change] = parse_notifications(json.dumps(body)).changes
+    assert change.encrypted_content is not None
+    resource = decrypt_resource_data(change.encrypted_content, key)
+    assert resource == CHAT_MESSAGE
+    event = chat_event(resource, CHAT)
+    assert isinstance(event, ChatMessage)
+    assert event.text == "Hello everyone" and event.event_id == "1616990032035"
+
+
+def test_tampered_data_is_refused(keypair: tuple[rsa.RSAPrivateKey, str]) -> None:
+    key, cert = keypair
+    content = graph_encrypt(CHAT_MESSAGE, cert)
+    raw = bytearray(base64.b64decode(content["data"]))
+    raw[0] ^= 1
+    with pytest.raises(DecryptionError, match="dataSignature"):
+        decrypt_resource_data({**content, "data": base64.b64encode(raw).decode()}, key)
+    with pytest.raises(DecryptionError, match="private key"):
+        decrypt_resource_data(content, rsa_key())
+    with pytest.raises(DecryptionError, match="base64"):
+        decrypt_resource_data({**content, "dataKey": "***"}, key)
+
+
+def test_chat_event_commands_and_skips() -> None:
+    command = chat_event({**CHAT_MESSAGE, "body": {"content": "<p>/fb skip</p>"}}, CHAT)
+    assert isinstance(command, ChatCommand) and command.verb == "skip"
+    assert chat_event({**CHAT_MESSAGE, "messageType": "systemEventMessage"}, CHAT) is None
+    bot = {**CHAT_MESSAGE, "from": {"application": {"id": APP_ID, "displayName": "facilbot"}}}
+    assert chat_event(bot, CHAT) is None
+    with pytest.raises(NotificationError):
+        chat_event({"messageType": "message"}, CHAT)
+
+
+async def test_validation_tokens() -> None:
+    clock = VirtualClock()
+    fake = FakeMicrosoft(clock=clock)
+    checker = ValidationTokenChecker(
+        app_ids=[APP_ID],
+        tenant_id=TENANT,
+        http=fake.client(),
+        metadata_url=ID_METADATA,
+        clock=clock,
+    )
+    await checker.check([fake.mint_validation_token()])
+    await checker.check(
+        [fake.mint_validation_token(iss=f"https://login.microsoftonline.com/{TENANT}/v2.0")]
+    )
+    bad = {
+        "audience": fake.mint_validation_token(aud="another-app"),
+        "publisher": fake.mint_validation_token(appid="11111111-2222-3333-4444-555555555555"),
+        "issuer": fake.mint_validation_token(iss="https://sts.windows.net/other-tenant/"),
+        "expired": fake.mint_validation_token(exp=int(clock.now) - 3600),
+    }
+    for reason, token in bad.items():
+        with pytest.raises(NotificationError) as caught:
+            await checker.check([fake.mint_validation_token(), token])
+        assert reason in caught.value.reason
+    with pytest.raises(NotificationError, match="no validationTokens"):
+        await checker.check([])
