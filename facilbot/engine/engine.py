@@ -37,6 +37,7 @@ from facilbot.store import participants as store_participants
 from facilbot.store import sessions as store_sessions
 from facilbot.store import shows as store_shows
 from facilbot.store.db import Database, reading
+from facilbot.store.inbound import encode_event
 from integrations.contract import (
     Carrier,
     Channel,
@@ -429,8 +430,9 @@ class Engine:
     async def accept(self, events: Sequence[InboundEvent]) -> list[InboundEvent]:
         """Persist verified events once each; returns those not seen before (to ``ingest``).
 
-        The stored payload is the normalised event's type and ids only: never the platform's
-        raw body, which may carry personal data or tokens.
+        The stored payload is the normalised event (``facilbot.store.inbound``), so an event
+        persisted but not processed before a stop is processed on the next start; never the
+        platform's raw body, its signature or a token.
         """
         fresh: list[InboundEvent] = []
         async with self.db.engine.begin() as connection:
@@ -441,7 +443,7 @@ class Engine:
                     event_id=event.event_id,
                     type=type(event).__name__,
                     meeting_ref=event.meeting_ref,
-                    payload={"occurred_at": event.occurred_at.isoformat()},
+                    payload=encode_event(event),
                     received_at=self.clock.now(),
                 )
                 if new:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from facilbot.engine.actions import PROMPT_ACTIONS, build_action
+from facilbot.engine.actions import PROMPT_ACTIONS, Built, build_action
 from facilbot.engine.live import SessionCarrier
 from facilbot.store import firings as store_firings
 from facilbot.store import sessions as store_sessions
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from facilbot.engine.engine import Engine
 
 log = logging.getLogger("facilbot.engine")
+
+#: Actions that the participants must hear about even when a server API carried them.
+ANNOUNCED = frozenset({"start_break", "end_break"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,8 @@ class SessionRunner:
         attempts: list[dict[str, object]] = [
             {"channel": str(a.channel), "ok": a.ok, "detail": a.reason} for a in result.attempts
         ]
+        if built.action.kind in ANNOUNCED and delivery.channel is Channel.server_api:
+            attempts.extend(await self._announce_too(meeting_ref, built, order, carriers))
         cue_carrier = carriers[Channel.producer_cue]
         if delivery.channel is Channel.producer_cue and isinstance(cue_carrier, SessionCarrier):
             if cue_carrier.last_cue is not None:
@@ -243,6 +248,26 @@ class SessionRunner:
             error=delivery.detail if status == "failed" else None,
         )
         self._announce(item, built.what, status, str(delivery.channel), late_ms)
+
+    async def _announce_too(
+        self,
+        meeting_ref: str,
+        built: Built,
+        order: tuple[Channel, ...],
+        carriers: Mapping[Channel, Carrier],
+    ) -> list[dict[str, object]]:
+        """A break carried by the server API (Zoom pauses the recording) must still be told to
+        the people in the meeting: also carry it on the next channel that can (best effort)."""
+        rest = [c for c in order if c not in (Channel.server_api, Channel.producer_cue)]
+        if not rest:
+            return []
+        result = await route(
+            meeting_ref, built.action, rest, carriers, timeout=self.engine.channel_timeout
+        )
+        return [
+            {"channel": str(a.channel), "ok": a.ok, "detail": a.reason or "announced too"}
+            for a in result.attempts
+        ]
 
     async def _finish(self, firing_id: int, status: str, **fields: object) -> None:
         async with self.engine.db.engine.begin() as connection:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ class MigrationsMissing(Exception):
 
 
 def migrations_dir() -> Path:
-    """``migrations/`` beside the ``facilbot`` package (a source checkout or editable install)."""
-    path = Path(__file__).resolve().parents[2] / "migrations"
+    """``migrations/`` beside the ``facilbot`` package (a source checkout or editable install),
+    or the folder ``FACILBOT_MIGRATIONS_DIR`` names (an installed wheel, as in the image)."""
+    configured = os.environ.get("FACILBOT_MIGRATIONS_DIR")
+    path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "migrations"
     if not (path / "env.py").is_file():
         raise MigrationsMissing(
             f"the database migrations were not found at {path}; install facilbot from a source "

@@ -33,18 +33,21 @@ def _skipping(reason: str) -> Factory:
     return factory
 
 
-def discover() -> list[tuple[str, Factory]]:
+def discover(directory: Path = HERE, package: str = __package__) -> list[tuple[str, Factory]]:
     """(id, factory) for every harness module and variant, sorted by module name."""
     found: list[tuple[str, Factory]] = []
-    for path in sorted(HERE.glob("harness_*.py")):
+    for path in sorted(directory.glob("harness_*.py")):
         name = path.stem.removeprefix("harness_")
         try:
-            module: Any = importlib.import_module(f"{__package__}.{path.stem}")
+            module: Any = importlib.import_module(f"{package}.{path.stem}")
         except pytest.skip.Exception as skipped:
             found.append((name, _skipping(f"{path.name}: {skipped}")))
             continue
         except Exception as error:  # a broken harness must show up, not vanish
             found.append((name, _failing(f"{path.name} failed to import: {error!r}")))
+            continue
+        if not callable(getattr(module, "make_harness", None)):
+            found.append((name, _failing(f"{path.name} has no make_harness()")))
             continue
         variants: tuple[str, ...] | None = getattr(module, "VARIANTS", None)
         if variants:

@@ -156,6 +156,8 @@ async def check_standard_scenario(h: PlatformHarness) -> None:
     kinds = Counter(type(event) for event in events)
     assert kinds[MeetingStarted] == 1, "one MeetingStarted expected"
     assert kinds[MeetingEnded] == 1, "one MeetingEnded expected"
+    assert isinstance(events[0], MeetingStarted), "the meeting starts first"
+    assert isinstance(events[-1], MeetingEnded), "the meeting ends last"
 
     joined = [e for e in events if isinstance(e, ParticipantJoined)]
     names = {e.participant.name: e.participant for e in joined}

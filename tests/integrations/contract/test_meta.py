@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,7 @@ from integrations.contract import (
 from integrations.sim import SimAdapter
 
 from . import test_contract as suite
+from .conftest import discover
 from .harness_sim import SimHarness
 
 Check = Callable[[SimHarness], Awaitable[None]]
@@ -212,3 +214,32 @@ async def test_intact_harness_passes(
     profile = make().adapter.profile
     async with SimHarness(profile) as harness:
         await check(harness)
+
+
+def test_discovery_runs_every_harness_and_never_drops_a_broken_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "fake_harnesses"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "harness_alpha.py").write_text("def make_harness():\n    return 'alpha'\n")
+    (package / "harness_beta.py").write_text(
+        "VARIANTS = ('one', 'two')\ndef make_harness(variant):\n    return 'beta ' + variant\n"
+    )
+    (package / "harness_broken.py").write_text("import no_such_module_for_facilbot\n")
+    (package / "harness_optional.py").write_text(
+        "import pytest\npytest.importorskip('no_such_extra_for_facilbot')\n"
+    )
+    (package / "harness_empty.py").write_text("X = 1\n")
+    (package / "not_a_harness.py").write_text("raise RuntimeError('never imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = dict(discover(package, "fake_harnesses"))
+    assert list(found) == ["alpha", "beta-one", "beta-two", "broken", "empty", "optional"]
+    assert found["alpha"]() == "alpha"
+    assert found["beta-two"]() == "beta two"
+    with pytest.raises(pytest.fail.Exception, match=r"harness_broken\.py failed to import"):
+        found["broken"]()
+    with pytest.raises(pytest.fail.Exception, match=r"no make_harness\(\)"):
+        found["empty"]()
+    with pytest.raises(pytest.skip.Exception, match="no_such_extra_for_facilbot"):
+        found["optional"]()
