@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from runofshow.durations import format_duration
@@ -53,12 +53,18 @@ class BreakGuard:
 
 
 def decide_break(
-    layout: Sequence[Placed], stretch_start: int, decided_at: int, rules: Sequence[BreakRule]
+    layout: Sequence[Placed],
+    stretch_start: int,
+    decided_at: int,
+    rules: Sequence[BreakRule],
+    used: Collection[str] = (),
 ) -> BreakGuard | None:
     """The next guard break in the stretch that began at ``stretch_start``, or None.
 
     The stretch runs until the first break in ``layout`` (or the end of the show, which counts
     as a break). Only points at or after ``decided_at`` are eligible: the past is fixed.
+    ``used`` holds the keys of guard breaks already taken (a jump back can bring the same
+    place round again); a new break there gets a numbered key.
     """
     if not rules or not layout:
         return None
@@ -77,7 +83,7 @@ def decide_break(
         if placed.start > stretch_start:
             boundaries.append(placed.start)
     length = stretch_end - stretch_start
-    if any(_fits(length, following, rule) for rule in rules):
+    if length <= 0 or any(_fits(length, following, rule) for rule in rules):
         return None
     candidates: list[tuple[int, int, BreakRule]] = []
     for rule in rules:
@@ -99,7 +105,12 @@ def decide_break(
         rule = max(rules, key=lambda r: r.work)
         candidates.append((decided_at, rule.rest * US, rule))
     at, rest, rule = max(candidates, key=lambda c: (c[0], -c[1]))
-    return BreakGuard(at, rest, _key_at(layout, at), max(at - WARN_AHEAD, decided_at), str(rule))
+    key = base = _key_at(layout, at)
+    n = 1
+    while key in used:
+        n += 1
+        key = f"{base}~{n}"
+    return BreakGuard(at, rest, key, max(at - WARN_AHEAD, decided_at), str(rule))
 
 
 def _fits(length: int, following: int | None, rule: BreakRule) -> bool:

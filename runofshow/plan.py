@@ -84,6 +84,7 @@ class PlannedItem:
     origin: Origin
     cue_index: int | None = None  # index into show.segment(segment_id).cues
     text: str | None = None  # guard and inserted-break items carry their text
+    closes: str | None = None  # for closers (poll_close, break_end, ...): the key they close
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +276,7 @@ class _Item:
     text: str | None
     seq: int
     real: datetime | None = None  # fixed wall time (fire-now)
+    closes: str | None = None
 
 
 @dataclass(slots=True)
@@ -296,6 +298,7 @@ class _Floating:
     segment_id: str = field(compare=False)
     action: str = field(compare=False)
     cue_index: int | None = field(compare=False)
+    closes: str | None = field(compare=False)
 
 
 class _Sim:
@@ -332,6 +335,7 @@ class _Sim:
         self.stretch_start: int | None = None
         self.guard: BreakGuard | None = None
         self.warned: set[str] = set()
+        self.taken: set[str] = set()  # guard breaks that have begun
         self.fillers = 0
         self.call_breaks = 0
 
@@ -484,7 +488,7 @@ class _Sim:
         el.done[inst.base] = "skipped" if skipped else "fired"
         origin: Origin = el.origin
         self._item(
-            inst.base + el.suffix,
+            _run_key(inst.base, el.suffix),
             el.segment_id,
             inst.action,
             x,
@@ -492,6 +496,7 @@ class _Sim:
             inst.cue_index,
             el.text if el.segment is None else None,
             skipped=skipped,
+            closes=_run_key(inst.opener, el.suffix) if inst.opener else None,
         )
         if not skipped and inst.action in INTERACTIVE_ACTIONS:
             self.last = max(self.last, x)
@@ -508,6 +513,7 @@ class _Sim:
         *,
         skipped: bool = False,
         real: datetime | None = None,
+        closes: str | None = None,
     ) -> None:
         self.seq += 1
         self.items.append(
@@ -523,12 +529,13 @@ class _Sim:
                 text,
                 self.seq,
                 real,
+                closes,
             )
         )
 
     def _emit_floating(self, x: int) -> None:
         f = heappop(self.floating)
-        self._item(f.key, f.segment_id, f.action, x, "control", f.cue_index, None)
+        self._item(f.key, f.segment_id, f.action, x, "control", f.cue_index, None, closes=f.closes)
 
     def _emit_warning(self, guard: BreakGuard, x: int) -> None:
         assert self.cur is not None
@@ -569,7 +576,7 @@ class _Sim:
         assert self.cur is not None and self.piece is not None
         piece = self.piece
         piece.end, piece.end_epoch = x, len(self.pauses)
-        if x > piece.start or not split:
+        if x > piece.start or piece.start_epoch != piece.end_epoch or not split:
             self.pieces.append(piece)
         if self.cur.is_break or self.cur.interactive:
             self.last = x
@@ -594,6 +601,7 @@ class _Sim:
         self._begin(self._guard_el(guard), 0, x)
 
     def _guard_el(self, guard: BreakGuard) -> _El:
+        self.taken.add(guard.key)
         return _El(
             guard.key, guard.key, SegmentKind.break_, guard.rest, "guard", text=guard.break_text()
         )
@@ -682,21 +690,32 @@ class _Sim:
 
     def _fire_now(self, s: int, at: datetime, key: str) -> str | None:
         for el in [e for e in [self.cur] if e is not None] + [e for e, _ in self.queue]:
-            if el.segment is None or (el.suffix and not key.endswith(el.suffix)):
+            head, at_sign, tail = key.partition("@")
+            if el.segment is None or not head.endswith(el.suffix):
                 continue
-            base = key[: len(key) - len(el.suffix)] if el.suffix else key
+            base = head[: len(head) - len(el.suffix)] + at_sign + tail
             insts = {i.base: i for i in el.instants()}
             inst = insts.get(base)
             if inst is None or inst.cue_index is None:
                 continue
             if base in el.done:
-                return (
-                    f"{key} has already {'fired' if el.done[base] != 'skipped' else 'been skipped'}"
-                )
+                done = "been skipped" if el.done[base] == "skipped" else "fired"
+                return f"{key} has already {done}"
             if inst.opener is not None and el.done.get(inst.opener) != "fired":
-                return f"{key} closes {inst.opener + el.suffix}, which has not fired"
+                return f"{key} closes {_run_key(inst.opener, el.suffix)}, which has not fired"
             el.done[base] = "moved"
-            self._item(key, el.segment_id, inst.action, s, "control", inst.cue_index, None, real=at)
+            closes = _run_key(inst.opener, el.suffix) if inst.opener else None
+            self._item(
+                key,
+                el.segment_id,
+                inst.action,
+                s,
+                "control",
+                inst.cue_index,
+                None,
+                real=at,
+                closes=closes,
+            )
             if inst.action in INTERACTIVE_ACTIONS:
                 self.last = max(self.last, s)
             for other in insts.values():
@@ -708,10 +727,11 @@ class _Sim:
                         _Floating(
                             s + max(0, other.offset - inst.offset),
                             self.seq,
-                            other.base + el.suffix,
+                            _run_key(other.base, el.suffix),
                             el.segment_id,
                             other.action,
                             other.cue_index,
+                            key,
                         ),
                     )
             if el is self.cur:
@@ -767,7 +787,7 @@ class _Sim:
         for el, off in self.queue:
             layout.append(Placed(el.key, el.is_break, off, end, end + el.length - off))
             end += el.length - off
-        self.guard = decide_break(layout, self.stretch_start, s, self.rules.breaks)
+        self.guard = decide_break(layout, self.stretch_start, s, self.rules.breaks, self.taken)
 
     # -- the result ---------------------------------------------------------------------------
 
@@ -795,14 +815,20 @@ class _Sim:
                 state = "due"
             items.append(
                 PlannedItem(
-                    it.key, it.segment_id, it.action, due, state, it.origin, it.cue_index, it.text
+                    it.key,
+                    it.segment_id,
+                    it.action,
+                    due,
+                    state,
+                    it.origin,
+                    it.cue_index,
+                    it.text,
+                    it.closes,
                 )
             )
         segments: list[PlannedSegment] = []
         order = {id(p): n for n, p in enumerate(self.pieces)}
-        pieces = sorted(
-            self.pieces, key=lambda p: (real(p.start, p.start_epoch), order[id(p)])
-        )
+        pieces = sorted(self.pieces, key=lambda p: (real(p.start, p.start_epoch), order[id(p)]))
         for p in pieces:
             start, end = real(p.start, p.start_epoch), real(p.end, p.end_epoch)
             seg_state: SegmentState
@@ -841,6 +867,14 @@ class _Sim:
         return LivePlan(
             status, now, self.start_real, end_at, tuple(segments), tuple(items), tuple(self.ignored)
         )
+
+
+def _run_key(base: str, suffix: str) -> str:
+    """The key of an item in a re-run: the run suffix goes before any ``@``: ``a-1#2@close``."""
+    if not suffix:
+        return base
+    head, at_sign, tail = base.partition("@")
+    return head + suffix + at_sign + tail
 
 
 def _us(delta: timedelta) -> int:

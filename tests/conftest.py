@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from facilbot.settings import redact_url
 from facilbot.store.db import Database, create_engine, session_factory
 from facilbot.store.migrate import upgrade
-from facilbot.store.models import Base
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
@@ -166,9 +165,52 @@ def empty_database_url(
     databases.drop(url)
 
 
-async def _truncate_all(url: str) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    await _admin(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+async def _empty_all_tables(url: str) -> None:
+    """Delete every row the previous test left, in every table the migrations created.
+
+    DELETE in foreign-key order rather than TRUNCATE: on tables this small it is several
+    times faster.
+    """
+    import asyncpg
+
+    connection = await asyncpg.connect(_plain(url), timeout=5)
+    try:
+        tables = [
+            row["relname"]
+            for row in await connection.fetch(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'alembic_version'"
+            )
+        ]
+        references = [
+            (row["child"], row["parent"])
+            for row in await connection.fetch(
+                "SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent "
+                "FROM pg_constraint WHERE contype = 'f'"
+            )
+        ]
+        async with connection.transaction():
+            for table in _children_first(tables, references):
+                await connection.execute(f'DELETE FROM "{table}"')
+    finally:
+        await connection.close()
+
+
+def _children_first(tables: list[str], references: list[tuple[str, str]]) -> list[str]:
+    ordered: list[str] = []
+    remaining = set(tables)
+    while remaining:
+        leaves = sorted(
+            table
+            for table in remaining
+            if not any(parent == table and child in remaining for child, parent in references)
+            or all(child == table for child, parent in references if parent == table)
+        )
+        if not leaves:  # a reference cycle: let the database complain
+            leaves = sorted(remaining)
+        ordered += leaves
+        remaining -= set(leaves)
+    return ordered
 
 
 @pytest.fixture
@@ -180,7 +222,7 @@ async def database_url(db_kind: str, tmp_path: Path, request: pytest.FixtureRequ
         shutil.copyfile(template, path)
         return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("_postgres_migrated")
-    await _truncate_all(url)
+    await _empty_all_tables(url)
     return url.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 

@@ -10,6 +10,7 @@ webhooks and pages add a line there (they are public and do their own authentica
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -22,6 +23,7 @@ from facilbot.api.body import MAX_BODY_BYTES, BodyLimit
 from facilbot.api.deps import Services
 from facilbot.engine.clock import Clock, RealClock
 from facilbot.engine.engine import Engine
+from facilbot.integrations_setup import platform_adapters
 from facilbot.settings import Settings
 from facilbot.store.db import Database, open_database
 from integrations.contract import MeetingAdapter
@@ -31,6 +33,8 @@ ROUTERS: tuple[str, ...] = (
     "facilbot.api.routes.health",
     "facilbot.api.routes.shows",
     "facilbot.api.routes.sessions",
+    "facilbot.pages.router",
+    "facilbot.webhooks.routes",
 )
 
 DESCRIPTION = """\
@@ -50,19 +54,6 @@ def _version() -> str:
         return "0+unknown"
 
 
-def default_adapters(settings: Settings) -> dict[str, MeetingAdapter]:
-    """The meeting adapters for the configured platforms that need no outside wiring.
-
-    Zoom and Teams adapters need their API clients; their packages register them here.
-    """
-    adapters: dict[str, MeetingAdapter] = {}
-    if "sim" in settings.platforms:
-        from integrations.sim import SimAdapter, SimWorld
-
-        adapters["sim"] = SimAdapter(SimWorld())
-    return adapters
-
-
 @asynccontextmanager
 async def running_services(
     settings: Settings,
@@ -71,25 +62,26 @@ async def running_services(
     database: Database | None = None,
     adapters: Mapping[str, MeetingAdapter] | None = None,
 ) -> AsyncIterator[Services]:
-    """Open the database (unless given), build and start the engine; stop and close after."""
+    """Open the database (unless given), build the platform adapters (unless given), build and
+    start the engine; stop and close everything after, in reverse order."""
     clock = clock or RealClock()
-    db = database if database is not None else await open_database(settings)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        db = database
+        if db is None:
+            db = await open_database(settings)
+            stack.push_async_callback(db.close)
+        if adapters is None:
+            adapters = await stack.enter_async_context(platform_adapters(settings))
         engine = Engine(
             db,
             clock,
             instance_id=settings.instance_id,
-            adapters=default_adapters(settings) if adapters is None else adapters,
+            adapters=adapters,
             lease_seconds=settings.lease_seconds,
         )
         await engine.start()
-        try:
-            yield Services(settings, db, engine, clock)
-        finally:
-            await engine.stop()
-    finally:
-        if database is None:
-            await db.close()
+        stack.push_async_callback(engine.stop)
+        yield Services(settings, db, engine, clock)
 
 
 def create_app(
@@ -141,5 +133,7 @@ def create_app(
         app.include_router(module.router)
     for router in routers:
         app.include_router(router)
+    # Added last is outermost: the size limit first, then the catch-all around everything else.
+    app.add_middleware(errors.CatchAll)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facilbot.engine.errors import (
     ControlRefused,
@@ -196,14 +197,51 @@ async def _engine_error(_request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(_request, exc)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The type and the innermost frame only: the message may quote the request.
+def log_unexpected(exc: BaseException, method: str, route: str) -> None:
+    """Log an unexpected error by type and innermost frame: its message may quote the request."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
-    route = request.scope.get("route")
-    path = getattr(route, "path", "?")
-    log.error("unhandled %s at %s answering %s %s", type(exc).__name__, where, request.method, path)
-    return _json(500, "internal", "an internal error occurred; it has been logged")
+    log.error("unhandled %s at %s answering %s %s", type(exc).__name__, where, method, route)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log_unexpected(exc, request.method, getattr(request.scope.get("route"), "path", "?"))
+    return _json(500, "internal", INTERNAL)
+
+
+INTERNAL = "an internal error occurred; it has been logged"
+
+
+class CatchAll:
+    """ASGI middleware: any exception becomes a JSON 500 and one log line, nothing more.
+
+    Starlette's own last-resort handler re-raises after answering, so the server would log the
+    full traceback and message; this one swallows the exception once it is logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            route = getattr(scope.get("route"), "path", "?")
+            log_unexpected(exc, scope.get("method", "?"), route)
+            if not started:
+                response = _json(500, "internal", INTERNAL)
+                await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -220,4 +258,4 @@ def install(app: FastAPI) -> None:
         ControlRefused,
     ):
         app.add_exception_handler(engine_error, _engine_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # Exceptions nothing else handled end in CatchAll (added by create_app as a middleware).

@@ -75,7 +75,7 @@ def build_action(
     *,
     participants: Sequence[Participant],
     closes_at: datetime | None,
-    seed: int,
+    seed: int | str,
 ) -> Built:
     """The action for ``item``. ``closes_at`` is when the item's window ends (rooms, polls,
     breaks, commitments), from the same plan; ``seed`` makes room assignment repeatable."""

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("facilbot.engine")
 
-#: Actions that the participants must hear about even when a server API carried them.
-ANNOUNCED = frozenset({"start_break", "end_break"})
+#: Actions the participants must also see on the companion page whatever channel carried them
+#: (Zoom's REST only pauses the recording for a break; the bridge or the producer opens rooms).
+ANNOUNCED = frozenset({"start_break", "end_break", "open_breakouts", "close_breakouts"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class SessionRunner:
         self.idle = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.fired: set[str] = set()
+        self.late_skipped: set[str] = set()  # prompts the late policy skipped
         self.lost = False
 
     def poke(self) -> None:
@@ -92,6 +94,7 @@ class SessionRunner:
             if record is None or record.status == "ended":
                 return
             self.fired = {f.key for f in firings}
+            self.late_skipped = {f.key for f in firings if f.status == "skipped"}
             show = await engine.show_for_version(record.show_version_id)
             async with engine.db.engine.begin() as connection:
                 interrupted = await store_firings.mark_interrupted(connection, self.session_id)
@@ -129,7 +132,9 @@ class SessionRunner:
             for item in plan.items:
                 if item.due > now:
                     break
-                if item.state == "skipped" or item.key in self.fired:
+                # Only "due": before the start every item is a forecast, and items released
+                # during the current pause wait for the resume (both are "upcoming").
+                if item.state != "due" or item.key in self.fired:
                     continue
                 await self._fire(show, plan, item, platform, meeting_ref)
                 if self.lost:
@@ -145,6 +150,10 @@ class SessionRunner:
                 ),
                 None,
             )
+            if plan.status in ("waiting", "paused"):
+                # Forecast times move with the clock until a start or a resume (a control,
+                # which pokes the runner): a timer would only wake it for nothing.
+                next_due = None
             await self._sleep(next_due)
 
     async def _sleep(self, until: datetime | None) -> None:
@@ -188,7 +197,13 @@ class SessionRunner:
             return
         self.fired.add(item.key)
         grace = timedelta(seconds=show.rules.late_grace)
+        if item.action == "poll_close" and item.key.replace("@close", "", 1) in self.late_skipped:
+            # The poll itself was skipped as too late: there is nothing to close.
+            await self._finish(firing_id, "skipped", error="its poll was skipped (late)")
+            self._announce(item, f"skipped (late): {item.key}", "skipped", None, late_ms)
+            return
         if item.action in PROMPT_ACTIONS and late > grace:
+            self.late_skipped.add(item.key)
             await self._finish(
                 firing_id,
                 "skipped",
@@ -202,7 +217,7 @@ class SessionRunner:
             item,
             participants=participants,
             closes_at=window_end(plan, item),
-            seed=hash(self.session_id) & 0xFFFF,
+            seed=self.session_id,  # stable across restarts, unlike hash()
         )
         adapter = engine.adapters.get(platform)
         carriers: dict[Channel, Carrier] = {
@@ -229,8 +244,8 @@ class SessionRunner:
         attempts: list[dict[str, object]] = [
             {"channel": str(a.channel), "ok": a.ok, "detail": a.reason} for a in result.attempts
         ]
-        if built.action.kind in ANNOUNCED and delivery.channel is Channel.server_api:
-            attempts.extend(await self._announce_too(meeting_ref, built, order, carriers))
+        if built.action.kind in ANNOUNCED and delivery.channel is not Channel.companion:
+            attempts.extend(await self._announce_too(meeting_ref, built, carriers))
         cue_carrier = carriers[Channel.producer_cue]
         if delivery.channel is Channel.producer_cue and isinstance(cue_carrier, SessionCarrier):
             if cue_carrier.last_cue is not None:
@@ -253,14 +268,12 @@ class SessionRunner:
         self,
         meeting_ref: str,
         built: Built,
-        order: tuple[Channel, ...],
         carriers: Mapping[Channel, Carrier],
     ) -> list[dict[str, object]]:
-        """A break carried by the server API (Zoom pauses the recording) must still be told to
-        the people in the meeting: also carry it on the next channel that can (best effort)."""
-        rest = [c for c in order if c not in (Channel.server_api, Channel.producer_cue)]
-        if not rest:
+        """Show the action on the companion page too (best effort), when it is available."""
+        if Channel.companion not in carriers:
             return []
+        rest = [Channel.companion]
         result = await route(
             meeting_ref, built.action, rest, carriers, timeout=self.engine.channel_timeout
         )

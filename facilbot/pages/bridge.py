@@ -9,9 +9,10 @@ there and people without the chat see it too.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
 
 from facilbot.engine.live import LiveHub
 from integrations.contract import (
@@ -87,6 +88,8 @@ def mirror_on_companion(hub: LiveHub, session_id: str, request: dict[str, Any]) 
 
 async def requests(hub: LiveHub, session_id: str) -> AsyncIterator[dict[str, Any]]:
     """The bridge's requests as SSE events, each mirrored on the companion page."""
-    async for request in hub.bridge_stream(session_id):
-        mirror_on_companion(hub, session_id, request)
-        yield {"type": "request", "id": request["id"], "action": request["action"]}
+    source = cast(AsyncGenerator[dict[str, Any], None], hub.bridge_stream(session_id))
+    async with contextlib.aclosing(source) as stream:
+        async for request in stream:
+            mirror_on_companion(hub, session_id, request)
+            yield {"type": "request", "id": request["id"], "action": request["action"]}

@@ -203,6 +203,8 @@ async def form_participant(
     if len(people) == 1:
         person = people[0]
         made = await activity.commitments_for(connection, session_id)
-        if not any(c.participant_ref == person.participant_ref and c.source == "chat" for c in made):
+        if not any(
+            c.participant_ref == person.participant_ref and c.source == "chat" for c in made
+        ):
             return person.participant_ref, person.name
     return f"form:{wanted}", " ".join(name.split())

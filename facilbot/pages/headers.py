@@ -7,7 +7,7 @@ Content-Security-Policy and Referrer-Policy, or the Zoom client refuses to rende
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from typing import Protocol
 
 #: The console may be framed by Zoom's web client; nothing else may frame any page.
 CONSOLE_FRAME_ANCESTORS = "'self' https://*.zoom.us"
@@ -38,6 +38,10 @@ def security_headers(frame_ancestors: str = "'none'") -> dict[str, str]:
     return headers
 
 
-def apply(headers: MutableMapping[str, str], frame_ancestors: str = "'none'") -> None:
+class _Headers(Protocol):
+    def __setitem__(self, key: str, value: str) -> None: ...
+
+
+def apply(headers: _Headers, frame_ancestors: str = "'none'") -> None:
     for name, value in security_headers(frame_ancestors).items():
         headers[name] = value

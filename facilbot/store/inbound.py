@@ -71,9 +71,7 @@ def _plain(value: Any) -> Any:
 
 def encode_event(event: InboundEvent) -> dict[str, Any]:
     """The event as JSON-ready data for ``platform_events.payload``."""
-    data = {
-        f.name: _plain(getattr(event, f.name)) for f in fields(event) if f.name not in _COLUMNS
-    }
+    data = {f.name: _plain(getattr(event, f.name)) for f in fields(event) if f.name not in _COLUMNS}
     return {"format": FORMAT, "occurred_at": event.occurred_at.isoformat(), "event": data}
 
 
@@ -106,8 +104,7 @@ def decode_event(
         )
     except (KeyError, TypeError, ValueError) as error:
         raise UndecodableEvent(
-            f"stored event {platform}/{event_id} ({type}) cannot be rebuilt: "
-            f"{_type_name(error)}"
+            f"stored event {platform}/{event_id} ({type}) cannot be rebuilt: {_type_name(error)}"
         ) from None
 
 

@@ -33,21 +33,25 @@ Profile = Literal["full", "zoom", "teams"]
 PROFILES: tuple[Profile, ...] = ("full", "zoom", "teams")
 
 S, B, C = Channel.server_api, Channel.bridge, Channel.companion
+# These mirror the real adapters' tables (integrations/zoom, integrations/teams) by value, so
+# the simulator does not import the platform packages.
 _ZOOM: dict[ActionKind, tuple[Channel, ...]] = {
-    "say": (B, C),
+    "say": (B, C),  # Zoom Apps SDK in the host's client, else the companion page
     "open_poll": (B, C),
     "close_poll": (B, C),
+    # Only the bridge can open rooms; showing the assignment on the companion page would not
+    # open them, so without a bridge the producer is cued.
     "open_breakouts": (B,),
-    "warn_breakouts": (B,),
+    "warn_breakouts": (B, C),
     "close_breakouts": (B,),
-    "start_break": (S, B, C),  # REST: pause the recording; the bridge posts the notice
-    "end_break": (S, B, C),
-    "open_commitments": (B, C),
+    "start_break": (S, C),  # REST: pause the recording; the page shows the countdown
+    "end_break": (S, C),
+    "open_commitments": (C, B),
     "close_commitments": (C,),
     "producer_cue": (),
 }
 _TEAMS: dict[ActionKind, tuple[Channel, ...]] = {
-    "say": (S,),
+    "say": (S, C),  # the bot's proactive message
     "open_poll": (S, C),  # an Adaptive Card from the bot
     "close_poll": (S, C),
     "open_breakouts": (),  # no API at all: the producer does it

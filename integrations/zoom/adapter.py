@@ -41,7 +41,10 @@ ZOOM_CAPABILITIES: Capabilities = {
     "say": BRIDGE_THEN_COMPANION,  # Zoom Apps SDK sendMessageToChat; companion shows the prompt
     "open_poll": BRIDGE_THEN_COMPANION,  # only the host launches a Zoom poll; companion poll
     "close_poll": BRIDGE_THEN_COMPANION,
-    "open_breakouts": BRIDGE_THEN_COMPANION,  # createBreakoutRooms/assign…/openBreakoutRooms
+    # Only the host's client can open rooms (createBreakoutRooms/assign…/openBreakoutRooms);
+    # the companion page showing the assignment does not open them, so without the bridge
+    # the producer is cued (the engine also shows the rooms on the companion page).
+    "open_breakouts": (Channel.bridge,),
     "warn_breakouts": BRIDGE_THEN_COMPANION,
     "close_breakouts": (Channel.bridge,),  # closeBreakoutRooms; nothing else can close them
     "start_break": (Channel.server_api, Channel.companion),  # recording.pause + countdown

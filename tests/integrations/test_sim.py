@@ -336,19 +336,19 @@ def test_profiles_match_the_platform_facts() -> None:
     assert zoom["open_breakouts"] == (Channel.bridge,)
     # Teams: breakout rooms cannot be automated at all.
     assert teams["open_breakouts"] == teams["close_breakouts"] == ()
-    assert teams["say"] == (Channel.server_api,)
+    assert teams["say"] == (Channel.server_api, Channel.companion)
 
 
 async def test_bridge_and_companion_carriers_act_on_the_meeting() -> None:
     world, meeting = started()
     meeting.advance_to(minutes(10))
     carriers = SimAdapter(world, "zoom").carriers()
-    bridge = await carriers[Channel.bridge].carry("m1", StartBreak(600, "Break"))
-    page = await carriers[Channel.companion].carry("m1", Say("hi"))
+    bridge = await carriers[Channel.bridge].carry("m1", Say("hi"))
+    page = await carriers[Channel.companion].carry("m1", StartBreak(600, "Break"))
     assert bridge.outcome is Outcome.acknowledged and page.outcome is Outcome.delivered
     assert [(r.channel, r.kind) for r in meeting.received] == [
-        (Channel.bridge, "start_break"),
-        (Channel.companion, "say"),
+        (Channel.bridge, "say"),
+        (Channel.companion, "start_break"),
     ]
     assert meeting.on_break
     with pytest.raises(ChannelError, match="companion"):

@@ -42,7 +42,9 @@ def minutes(moment: datetime) -> float:
 
 def make_show(*segments: dict[str, Any], **extra: Any) -> Show:
     total = sum(s["duration"] for s in segments)
-    return Show.model_validate({"title": "t", "duration": total, "segments": list(segments)} | extra)
+    return Show.model_validate(
+        {"title": "t", "duration": total, "segments": list(segments)} | extra
+    )
 
 
 def due(p: LivePlan, key: str) -> float:
@@ -59,14 +61,27 @@ def seg(p: LivePlan, key: str) -> tuple[float, float, str]:
 
 # A 60-minute show: check-in, a talk with a poll, a breakout, a debrief.
 WORKSHOP = make_show(
-    {"id": "arrive", "kind": "connection", "duration": 5 * MIN,
-     "cues": [{"at": 0, "say": "One word?"}]},
-    {"id": "talk", "kind": "talk", "duration": 15 * MIN, "cues": [
-        {"at": 5 * MIN, "poll": {"question": "Which?", "options": ["a", "b"], "open_for": 120}},
-        {"at": 10 * MIN, "say": "Question?"},
-    ]},
-    {"id": "rooms", "kind": "breakout", "duration": 20 * MIN,
-     "breakout": {"size": 3, "warn_before_close": 120}},
+    {
+        "id": "arrive",
+        "kind": "connection",
+        "duration": 5 * MIN,
+        "cues": [{"at": 0, "say": "One word?"}],
+    },
+    {
+        "id": "talk",
+        "kind": "talk",
+        "duration": 15 * MIN,
+        "cues": [
+            {"at": 5 * MIN, "poll": {"question": "Which?", "options": ["a", "b"], "open_for": 120}},
+            {"at": 10 * MIN, "say": "Question?"},
+        ],
+    },
+    {
+        "id": "rooms",
+        "kind": "breakout",
+        "duration": 20 * MIN,
+        "breakout": {"size": 3, "warn_before_close": 120},
+    },
     {"id": "debrief", "kind": "discussion", "duration": 15 * MIN},
     {"id": "commit", "kind": "commitments", "duration": 5 * MIN},
     prompt_bank=["filler one", "filler two"],
@@ -96,7 +111,11 @@ def test_examples_plan_without_guards_and_match_the_static_schedule(path: Path) 
 def test_plan_times_and_keys() -> None:
     p = plan(WORKSHOP, T0)
     assert [seg(p, k)[:2] for k in ("arrive", "talk", "rooms", "debrief", "commit")] == [
-        (0, 5), (5, 20), (20, 40), (40, 55), (55, 60),
+        (0, 5),
+        (5, 20),
+        (20, 40),
+        (40, 55),
+        (55, 60),
     ]
     assert due(p, "talk-1") == 10 and due(p, "talk-1@close") == 12
     assert due(p, "rooms@warn") == 38 and due(p, "rooms@close") == 40
@@ -188,7 +207,9 @@ def test_jump_forward_skips_and_jump_back_runs_again_under_new_keys() -> None:
     assert p.item("rooms@open").state == "skipped"  # type: ignore[union-attr]
     assert seg(p, "debrief") == (6, 10, "done")
     assert seg(p, "talk#2") == (10, 25, "current")
-    assert due(p, "talk-1#2") == 15 and due(p, "talk-1@close#2") == 17
+    assert due(p, "talk-1#2") == 15 and due(p, "talk-1#2@close") == 17
+    assert p.item("talk-1#2@close").closes == "talk-1#2"  # type: ignore[union-attr]
+    assert p.item("rooms#2@close").closes == "rooms#2@open"  # type: ignore[union-attr]
     assert seg(p, "rooms#2")[:2] == (25, 45)
     assert seg(p, "debrief#2")[:2] == (45, 60)
     keys = [i.key for i in p.items]
@@ -201,6 +222,7 @@ def test_fire_now_moves_a_cue_and_its_closer() -> None:
     fired = p.item("talk-1")
     assert fired is not None and fired.origin == "control" and minutes(fired.due) == 6
     assert due(p, "talk-1@close") == 8
+    assert p.item("talk-1@close").closes == "talk-1"  # type: ignore[union-attr]
     assert [i.key for i in p.items].count("talk-1") == 1
     again = live_plan(WORKSHOP, [*controls, FireNow(at(7), "talk-1")], at(7))
     assert [i.reason for i in again.ignored] == ["talk-1 has already fired"]
@@ -211,7 +233,10 @@ def test_fire_now_moves_a_cue_and_its_closer() -> None:
 def test_call_break_interrupts_the_segment_and_it_continues_after() -> None:
     p = live_plan(WORKSHOP, [Start(T0), CallBreak(at(8), 10 * MIN)], at(9))
     talk = [s for s in p.segments if s.key == "talk"]
-    assert [(minutes(s.start), minutes(s.end), s.offset) for s in talk] == [(5, 8, 0), (18, 30, 180)]
+    assert [(minutes(s.start), minutes(s.end), s.offset) for s in talk] == [
+        (5, 8, 0),
+        (18, 30, 180),
+    ]
     brk = seg(p, "~callbreak:1")
     assert brk == (8, 18, "current")
     assert due(p, "~callbreak:1") == 8 and due(p, "~callbreak:1@end") == 18
@@ -223,7 +248,9 @@ def test_end_skips_everything_left_but_closes_the_open_poll() -> None:
     p = live_plan(WORKSHOP, [Start(T0), End(at(11))], at(40))
     assert p.status == "ended" and p.end == at(11)
     assert due(p, "talk-1@close") == 11 and p.item("talk-1@close").state == "due"  # type: ignore[union-attr]
-    assert all(i.state == "skipped" for i in p.items if minutes(i.due) == 11 and i.key != "talk-1@close")
+    assert all(
+        i.state == "skipped" for i in p.items if minutes(i.due) == 11 and i.key != "talk-1@close"
+    )
     assert [s.state for s in p.segments] == ["done", "done", "skipped", "skipped", "skipped"]
     late = live_plan(WORKSHOP, [Start(T0), End(at(11)), Extend(at(12), 60)], at(40))
     assert late.ignored[0].reason == "the show has ended"
@@ -231,7 +258,10 @@ def test_end_skips_everything_left_but_closes_the_open_poll() -> None:
 
 def test_controls_before_the_start_are_ignored() -> None:
     p = live_plan(WORKSHOP, [Pause(at(0)), Start(at(1)), Start(at(2))], at(3))
-    assert [i.reason for i in p.ignored] == ["the show has not started", "the show has already started"]
+    assert [i.reason for i in p.ignored] == [
+        "the show has not started",
+        "the show has already started",
+    ]
     assert p.start == at(1)
     never = live_plan(WORKSHOP, [End(at(1))], at(3))
     assert never.status == "ended" and all(i.state == "skipped" for i in never.items)
@@ -343,7 +373,9 @@ def test_break_guard_tops_up_a_break_that_became_too_short_for_the_stretch() -> 
     p = live_plan(show, [Start(T0), Extend(at(70), 15 * MIN)], at(70))
     # 95 minutes now: the latest fix is a 20-minute break at the 90-minute mark.
     assert [(s.key, minutes(s.start), minutes(s.end)) for s in p.segments][:3] == [
-        ("a", 0, 90), ("~break:a+1h30m", 90, 110), ("a", 110, 115),
+        ("a", 0, 90),
+        ("~break:a+1h30m", 90, 110),
+        ("a", 110, 115),
     ]
 
 
@@ -363,8 +395,17 @@ def test_guard_keys_stay_put_when_later_controls_do_not_touch_them() -> None:
 
 @pytest.mark.parametrize(
     "control",
-    [Start(T0), Pause(T0), Resume(T0), Extend(T0, -60), Skip(T0), Jump(T0, "talk"),
-     FireNow(T0, "talk-1"), CallBreak(T0, 300), End(T0)],
+    [
+        Start(T0),
+        Pause(T0),
+        Resume(T0),
+        Extend(T0, -60),
+        Skip(T0),
+        Jump(T0, "talk"),
+        FireNow(T0, "talk-1"),
+        CallBreak(T0, 300),
+        End(T0),
+    ],
     ids=lambda c: c.type,
 )
 def test_controls_round_trip_through_json(control: Any) -> None:
@@ -394,6 +435,6 @@ def test_bad_controls_are_refused_with_a_reason(data: Any, message: str) -> None
 
 def test_times_must_be_aware() -> None:
     with pytest.raises(ValueError, match="time zone"):
-        live_plan(WORKSHOP, [], datetime(2025, 3, 4, 8, 0))  # noqa: DTZ001
+        live_plan(WORKSHOP, [], datetime(2025, 3, 4, 8, 0))
     with pytest.raises(ControlError):
-        Start(datetime(2025, 3, 4, 8, 0))  # noqa: DTZ001
+        Start(datetime(2025, 3, 4, 8, 0))

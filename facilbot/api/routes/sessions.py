@@ -10,11 +10,18 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
-from facilbot.api.body import require_json
+from facilbot.api.body import JsonContent
 from facilbot.api.deps import DB, Caller, EngineDep, Producer
 from facilbot.api.errors import ApiError, not_found
 from facilbot.engine.state import SessionState
@@ -103,6 +110,13 @@ class ExtendControl(Strict):
         strict=True, ge=-7200, le=14400, description="lengthen (or, negative, shorten) by"
     )
 
+    @field_validator("seconds")
+    @classmethod
+    def _not_zero(cls, seconds: int) -> int:
+        if seconds == 0:
+            raise ValueError("extending by 0 seconds changes nothing")
+        return seconds
+
 
 class BreakControl(Strict):
     kind: Literal["break"]
@@ -179,10 +193,11 @@ async def _session(db: DB, session_id: uuid.UUID) -> stored.SessionRecord:
     "",
     status_code=201,
     summary="Attach a show version to a meeting",
-    dependencies=[Depends(require_json)],
     responses={422: {"description": "invalid body, unknown show version or platform"}},
 )
-async def attach(body: AttachBody, engine: EngineDep, db: DB, caller: Producer) -> SessionOut:
+async def attach(
+    caller: Producer, _json: JsonContent, body: AttachBody, engine: EngineDep, db: DB
+) -> SessionOut:
     if body.planned_start is not None and not 1970 <= body.planned_start.year <= 9000:
         raise ApiError(422, "planned_start must be a real date (1970–9000)")
     session_id = await engine.attach(
@@ -212,11 +227,14 @@ async def session_state(engine: EngineDep, caller: Caller, session_id: SessionId
 @router.post(
     "/{session_id}/controls",
     summary="Steer the session: start, pause, resume, extend, skip, jump, fire, break, end",
-    dependencies=[Depends(require_json)],
     responses={409: {"description": "refused in the session's current state (reason given)"}},
 )
 async def control(
-    body: ControlBody, engine: EngineDep, caller: Producer, session_id: SessionId
+    caller: Producer,
+    _json: JsonContent,
+    session_id: SessionId,
+    body: ControlBody,
+    engine: EngineDep,
 ) -> ControlOut:
     payload = body.model_dump(exclude={"kind"})
     seq = await engine.control(str(session_id), body.kind, payload, caller.name)

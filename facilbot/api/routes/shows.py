@@ -181,6 +181,10 @@ async def _read_show(
             ) from None
         except UnicodeDecodeError:
             raise ApiError(400, "the body is not UTF-8 JSON", code="malformed_json") from None
+        except RecursionError:
+            raise ApiError(
+                400, "the JSON body is nested too deeply", code="malformed_json"
+            ) from None
         try:
             upload = model.model_validate(data)
         except ValidationError as error:

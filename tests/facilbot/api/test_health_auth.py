@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
+from fastapi.routing import APIRoute
 
+from facilbot.api.routes import sessions, shows
 from facilbot.auth import Role
 from facilbot.store import tokens as stored_tokens
 
 from .conftest import Api
 
-PUBLIC = {"/healthz", "/readyz"}
 SESSION = "7f1c9a2e-5b7d-4c1e-9a4b-2f0e6d8c1b3a"
 
 
-def protected_routes(api: Api) -> list[tuple[str, str]]:
-    """Every API route that needs a token, with its path parameters filled in."""
+def protected_routes() -> list[tuple[str, str]]:
+    """Every route of the producer API (shows, sessions), with path parameters filled in."""
     found = []
-    for template, operations in api.app.openapi()["paths"].items():
-        if template in PUBLIC:
-            continue
-        path = template.replace("{session_id}", SESSION)
-        path = path.replace("{show_id}", "1").replace("{firing_id}", "1")
-        for method in sorted(operations):
-            found.append((method.upper(), path))
+    for router in (shows.router, sessions.router):
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            path = route.path.replace("{session_id}", SESSION)
+            path = path.replace("{show_id}", "1").replace("{firing_id}", "1")
+            found.extend((method, path) for method in sorted(route.methods))
     return found
 
 
@@ -53,7 +51,7 @@ async def test_readyz_is_503_when_the_engine_stops(api: Api) -> None:
 
 
 async def test_every_other_route_needs_a_token(api: Api) -> None:
-    routes = protected_routes(api)
+    routes = protected_routes()
     assert len(routes) >= 11
     for method, path in routes:
         response = await api.client.request(method, path)
@@ -92,7 +90,7 @@ async def test_a_revoked_token_is_refused(api: Api) -> None:
 
 
 async def test_use_is_recorded_without_the_token(api: Api) -> None:
-    await api.clock.advance(timedelta(minutes=5))
+    await api.clock.advance(300)
     await api.client.get("/shows", headers=api.auth(Role.viewer))
     async with api.services.db.engine.begin() as connection:
         records = await stored_tokens.list_tokens(connection)

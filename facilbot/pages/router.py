@@ -1,0 +1,388 @@
+"""Routes of the pages: the console and companion HTML, their static files, the bridge stream
+and acknowledgements, and the companion page's state, live stream and forms.
+
+Authentication:
+
+* the console page itself is a static shell; its script reads the producer's API token once
+  from the URL fragment (``/console/{id}#token=…``, never sent to the server in a URL) into
+  ``sessionStorage`` and calls the API with ``Authorization: Bearer``. Live updates use
+  ``fetch`` streaming with that header, not ``EventSource`` (which cannot send headers), so
+  no token ever appears in a URL or an access log;
+* the bridge endpoints need a producer token;
+* the companion endpoints need the session's companion key (see :mod:`.companion`).
+
+Every response of these routes carries the security headers a Zoom App needs.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.resources
+import re
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from functools import cache
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from facilbot.api.body import require_json
+from facilbot.api.deps import DB, EngineDep, Producer, SettingsDep
+from facilbot.api.errors import ApiError, not_found
+from facilbot.engine.engine import Engine
+from facilbot.pages import bridge, companion, headers, sse
+from facilbot.store import activity
+from facilbot.store import sessions as store_sessions
+from facilbot.store.db import Database, reading
+
+router = APIRouter(tags=["pages"])
+
+SessionId = Annotated[uuid.UUID, Path(description="the session's id (a UUID)")]
+RequestId = Annotated[str, Path(max_length=20, description="the bridge request's id")]
+Keepalive = Annotated[float, Query(ge=1, le=300, description="seconds between keep-alive comments")]
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"
+_NO_CONTROL_BUT_NEWLINES = r"^[^\x00-\x08\x0b-\x1f\x7f]+$"
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_NO_CONTROL)
+]
+STATIC_NAME = re.compile(r"^(?:vendor/)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|svg|md)$")
+CONTENT_TYPES = {
+    "js": "text/javascript; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+    "svg": "image/svg+xml",
+    "md": "text/plain; charset=utf-8",
+}
+#: Live updates the companion page re-reads its view for; the rest (joins, commitments,
+#: bridge status) change nothing it shows.
+COMPANION_EVENTS = frozenset({"companion", "control", "status", "fired", "resync"})
+STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- HTML and static files ------------------------------------------------------------------
+
+
+@cache
+def _template(name: str) -> str:
+    return (importlib.resources.files("facilbot.pages") / "templates" / name).read_text("utf-8")
+
+
+def _page(name: str, session_id: str, frame_ancestors: str) -> HTMLResponse:
+    body = _template(name).replace("__SESSION_ID__", html.escape(session_id, quote=True))
+    response = HTMLResponse(body, headers={"Cache-Control": "no-store"})
+    headers.apply(response.headers, frame_ancestors)
+    return response
+
+
+@router.get("/console", response_class=HTMLResponse, summary="Producer console: pick a session")
+async def console_index() -> HTMLResponse:
+    return _page("console.html", "", headers.CONSOLE_FRAME_ANCESTORS)
+
+
+@router.get(
+    "/console/{session_id}",
+    response_class=HTMLResponse,
+    summary="Producer console (open with #token=<producer token>; also the Zoom App)",
+)
+async def console(session_id: SessionId) -> HTMLResponse:
+    return _page("console.html", str(session_id), headers.CONSOLE_FRAME_ANCESTORS)
+
+
+@router.get(
+    "/companion/{session_id}",
+    response_class=HTMLResponse,
+    summary="Participants' companion page (open with the link from the console)",
+)
+async def companion_page(session_id: SessionId) -> HTMLResponse:
+    return _page("companion.html", str(session_id), "'none'")
+
+
+@router.get("/pages/static/{name:path}", summary="Scripts and styles of the pages")
+async def static(name: str) -> Response:
+    match = STATIC_NAME.match(name)
+    if match is None:
+        raise not_found(f"no static file {name!r}")
+    resource = importlib.resources.files("facilbot.pages") / "static"
+    for part in name.split("/"):
+        resource = resource / part
+    if not resource.is_file():
+        raise not_found(f"no static file {name!r}")
+    response = Response(
+        resource.read_bytes(),
+        media_type=CONTENT_TYPES[match[1]],
+        headers={"Cache-Control": "no-cache"},
+    )
+    headers.apply(response.headers)
+    return response
+
+
+# --- the bridge -----------------------------------------------------------------------------
+
+
+async def _session(db: Database, session_id: uuid.UUID) -> store_sessions.SessionRecord:
+    async with reading(db.engine) as connection:
+        record = await store_sessions.get_session(connection, str(session_id))
+    if record is None:
+        raise not_found(f"no session {session_id}")
+    return record
+
+
+class CompanionLink(BaseModel):
+    url: str
+
+
+def _companion_link(request: Request, settings: SettingsDep, session_id: str) -> str:
+    secret = companion.pages_secret(settings, request.app.state)
+    key = companion.companion_key(secret, session_id)
+    return companion.companion_url(settings.base_url, session_id, key)
+
+
+@router.get(
+    "/sessions/{session_id}/companion-link",
+    summary="The participants' companion link for a session (share it in the meeting)",
+)
+async def companion_link(
+    request: Request,
+    response: Response,
+    db: DB,
+    settings: SettingsDep,
+    caller: Producer,
+    session_id: SessionId,
+) -> CompanionLink:
+    record = await _session(db, session_id)
+    headers.apply(response.headers)
+    response.headers["Cache-Control"] = "no-store"
+    return CompanionLink(url=_companion_link(request, settings, record.id))
+
+
+@router.get(
+    "/sessions/{session_id}/bridge",
+    summary="The in-client bridge's requests (Server-Sent Events, one JSON object per line)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def bridge_stream(
+    request: Request,
+    engine: EngineDep,
+    db: DB,
+    settings: SettingsDep,
+    caller: Producer,
+    session_id: SessionId,
+    keepalive: Keepalive = sse.KEEPALIVE_SECONDS,
+) -> StreamingResponse:
+    """While this stream is open the session's bridge channel is available: each ``request``
+    event (``{"type": "request", "id", "action": {"kind", …}}``) must be run in the Zoom
+    client and acknowledged with ``POST …/bridge/{id}/ack``."""
+    record = await _session(db, session_id)
+    if record.status == "ended":
+        raise ApiError(409, "the session has ended; no bridge is needed")
+    link = _companion_link(request, settings, record.id)
+
+    async def hello() -> dict[str, Any]:
+        return {"type": "hello", "session_id": record.id, "companion_url": link}
+
+    stream = sse.stream(bridge.requests(engine.hub, record.id), first=hello, keepalive=keepalive)
+    response = StreamingResponse(stream, media_type="text/event-stream", headers=STREAM_HEADERS)
+    headers.apply(response.headers)
+    return response
+
+
+class BridgeAck(Strict):
+    ok: bool = Field(strict=True, description="whether the Zoom client carried the action")
+    detail: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class BridgeAckOut(BaseModel):
+    request_id: str
+    accepted: bool
+
+
+@router.post(
+    "/sessions/{session_id}/bridge/{request_id}/ack",
+    summary="The bridge ran (ok) or could not run (not ok) a request",
+    dependencies=[Depends(require_json)],
+    responses={404: {"description": "no such request waiting (unknown, timed out or done)"}},
+)
+async def bridge_ack(
+    body: BridgeAck,
+    response: Response,
+    engine: EngineDep,
+    caller: Producer,
+    session_id: SessionId,
+    request_id: RequestId,
+) -> BridgeAckOut:
+    if not bridge.REQUEST_ID.match(request_id):
+        raise not_found(f"no bridge request {request_id!r}")
+    detail = "".join(ch for ch in body.detail if ch.isprintable())
+    if not engine.hub.bridge_ack(str(session_id), request_id, body.ok, detail):
+        raise not_found(
+            f"bridge request {request_id} is not waiting (unknown, timed out or already answered)"
+        )
+    headers.apply(response.headers)
+    return BridgeAckOut(request_id=request_id, accepted=True)
+
+
+# --- the companion page ---------------------------------------------------------------------
+
+
+async def companion_access(
+    request: Request,
+    settings: SettingsDep,
+    session_id: SessionId,
+    key: Annotated[str | None, Header(alias=companion.KEY_HEADER, max_length=200)] = None,
+) -> str:
+    """The session id, once the caller showed this session's companion key."""
+    if not key:
+        raise ApiError(
+            401, f"this page needs the session's companion link ({companion.KEY_HEADER})"
+        )
+    secret = companion.pages_secret(settings, request.app.state)
+    if not companion.key_matches(secret, str(session_id), key):
+        raise ApiError(403, "this companion link is not valid for this session")
+    return str(session_id)
+
+
+CompanionSession = Annotated[str, Depends(companion_access)]
+
+
+async def _view(engine: Engine, session_id: str) -> companion.CompanionView:
+    state = await engine.state(session_id)
+    show = await engine.show_for_version(state.show_version_id)
+    async with reading(engine.db.engine) as connection:
+        record = await store_sessions.get_session(connection, session_id)
+    ended_at = record.ended_at if record is not None else None
+    live = engine.hub.companion_state(session_id)
+    return companion.build_view(state, live, show, ended_at=ended_at)
+
+
+@router.get("/companion/{session_id}/state", summary="What the companion page shows now")
+async def companion_state(
+    response: Response, engine: EngineDep, session_id: CompanionSession
+) -> companion.CompanionView:
+    view = await _view(engine, session_id)
+    headers.apply(response.headers)
+    response.headers["Cache-Control"] = "no-store"
+    return view
+
+
+@router.get(
+    "/companion/{session_id}/events",
+    summary="The companion page's view, pushed on every change (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def companion_events(
+    engine: EngineDep, session_id: CompanionSession, keepalive: Keepalive = sse.KEEPALIVE_SECONDS
+) -> StreamingResponse:
+    first_view = await _view(engine, session_id)  # 404 now rather than inside the stream
+
+    async def views() -> AsyncIterator[dict[str, Any]]:
+        source = cast(AsyncGenerator[dict[str, Any], None], engine.hub.subscribe(session_id))
+        async with aclosing(source) as updates:
+            async for event in updates:
+                if event.get("type") in COMPANION_EVENTS:
+                    view = await _view(engine, session_id)
+                    yield {"type": "state", "state": view.model_dump(mode="json")}
+
+    async def first() -> dict[str, Any]:
+        return {"type": "state", "state": first_view.model_dump(mode="json")}
+
+    stream = sse.stream(views(), first=first, keepalive=keepalive)
+    response = StreamingResponse(stream, media_type="text/event-stream", headers=STREAM_HEADERS)
+    headers.apply(response.headers)
+    return response
+
+
+class CommitmentIn(Strict):
+    name: Name
+    text: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=2000, pattern=_NO_CONTROL_BUT_NEWLINES
+        ),
+    ]
+
+
+class CommitmentOut(BaseModel):
+    recorded: bool
+    name: str
+
+
+@router.post(
+    "/companion/{session_id}/commitment",
+    status_code=201,
+    summary="A participant's closing commitment, typed in the companion page's form",
+    dependencies=[Depends(require_json)],
+    responses={409: {"description": "the session is not taking commitments now"}},
+)
+async def commitment(
+    body: CommitmentIn, response: Response, engine: EngineDep, session_id: CompanionSession
+) -> CommitmentOut:
+    now = engine.clock.now()
+    async with reading(engine.db.engine) as connection:
+        record = await store_sessions.get_session(connection, session_id)
+    if record is None:
+        raise not_found(f"no session {session_id}")
+    if not companion.accepting_commitments(record.status, record.ended_at, now):
+        raise ApiError(
+            409,
+            "this session is not taking commitments now (it has not started yet, "
+            "or it ended more than 48 hours ago)",
+        )
+    async with engine.db.engine.begin() as connection:
+        ref, name = await companion.form_participant(connection, session_id, body.name)
+        recorded = await activity.record_commitment(
+            connection, session_id, ref, name=name, text=body.text, at=now, source="form"
+        )
+    engine.hub.publish(session_id, {"type": "commitment", "name": name})
+    headers.apply(response.headers)
+    return CommitmentOut(recorded=recorded, name=name)
+
+
+class PollAnswerIn(Strict):
+    name: Name
+    poll_key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    choices: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+        min_length=1, max_length=20
+    )
+
+
+class PollAnswerOut(BaseModel):
+    recorded: bool
+
+
+@router.post(
+    "/companion/{session_id}/poll",
+    status_code=201,
+    summary="A participant's answer to the poll open on the companion page",
+    dependencies=[Depends(require_json)],
+    responses={409: {"description": "that poll is not open"}},
+)
+async def poll_answer(
+    body: PollAnswerIn, response: Response, engine: EngineDep, session_id: CompanionSession
+) -> PollAnswerOut:
+    poll = engine.hub.companion_state(session_id).get("poll")
+    if not isinstance(poll, dict) or poll.get("poll_key") != body.poll_key:
+        raise ApiError(409, "that poll is not open on the companion page")
+    options = [str(o) for o in poll.get("options", ())]
+    unknown = [c for c in body.choices if c not in options]
+    if unknown:
+        raise ApiError(422, f"not an option of this poll: {unknown[0]!r}")
+    if len(set(body.choices)) != len(body.choices):
+        raise ApiError(422, "the same option is chosen twice")
+    if not poll.get("multiple") and len(body.choices) != 1:
+        raise ApiError(422, "this poll takes exactly one choice")
+    ref = f"form:{companion.fold(body.name)}"
+    async with engine.db.engine.begin() as connection:
+        recorded = await activity.record_poll_answer(
+            connection, session_id, body.poll_key, ref, body.choices, engine.clock.now()
+        )
+    engine.hub.publish(session_id, {"type": "poll_answer", "poll_key": body.poll_key})
+    headers.apply(response.headers)
+    return PollAnswerOut(recorded=recorded)

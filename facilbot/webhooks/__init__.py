@@ -1,0 +1,1 @@
+"""Webhooks in: verified, de-duplicated, persisted, acknowledged, then processed (DESIGN §6)."""
