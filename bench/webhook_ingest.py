@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,7 +244,7 @@ async def count_postgres(url: str) -> Stored:
         await connection.close()
 
 
-def wait_processed(count: Any, deadline_s: float = 60.0) -> Stored:
+def wait_processed(count: Callable[[], Stored], deadline_s: float = 60.0) -> Stored:
     """The ack does not wait for processing: give the worker a bounded time to finish."""
     deadline = time.monotonic() + deadline_s
     stored = count()
@@ -288,7 +289,7 @@ def compare(
     args: argparse.Namespace,
     warmup: list[bytes],
     bodies: list[bytes],
-    count: Any,
+    count: Callable[[], Stored],
 ) -> tuple[Result, Result, Stored, Stored]:
     """Both servers up; alternate rounds (bare, then facilbot, then wait for its worker), so
     that load from elsewhere on the machine falls on both alike."""
@@ -380,7 +381,8 @@ def main() -> int:
     bodies, unique = stream(args.requests, args.duplicates, args.seed)
     print(
         f"{args.requests} signed requests ({unique} unique), concurrency {args.concurrency}, "
-        f"{os.cpu_count()} CPUs, after {args.warmup} warm-up requests"
+        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f}), "
+        f"after {args.warmup} warm-up requests"
     )
     runs: list[tuple[Result, Result, Stored, Stored]] = []
     with tempfile.TemporaryDirectory(prefix="facilbot-bench-") as tmp:
@@ -398,7 +400,9 @@ def main() -> int:
         )
         if args.postgres:
             runs.append(run_postgres(args, Path(tmp), warmup, bodies))
-    return 0 if report(runs, unique, len(bodies)) else 1
+    ok = report(runs, unique, len(bodies))
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    return 0 if ok else 1
 
 
 def run_postgres(

@@ -67,6 +67,10 @@ def build_adapters(
             http=http,
         )
         adapters["zoom"] = ZoomAdapter(client)
+    from facilbot.teams_service import build_teams_adapter, teams_enabled
+
+    if teams_enabled(settings):
+        adapters["teams"] = build_teams_adapter(settings, http=http or httpx.AsyncClient())
     return adapters
 
 

@@ -111,6 +111,14 @@ class Settings(BaseSettings):
         "https://login.botframework.com/v1/.well-known/openidconfiguration"
     )
     graph_client_state: SecretStr | None = None
+    # Teams wiring (facilbot.teams_service; docs/teams-setup.md).
+    teams_catalog_app_id: str | None = None  # the app's id in the org catalog (installs)
+    teams_organizer_id: str | None = None  # organizer object id when a join URL lacks one
+    teams_bot_token_tenant: str | None = None  # default teams_tenant_id; or botframework.com
+    teams_encryption_certificate: Path | None = None  # PEM, for Graph rich notifications
+    teams_encryption_private_key: Path | None = None  # PEM, unencrypted, readable by facilbot
+    teams_encryption_certificate_id: str = Field(default="facilbot-1", max_length=128)
+    teams_notify_breaks: bool = False  # targeted in-meeting notification on breaks
 
     # Signs the webhooks facilbot sends out.
     outbound_webhook_secret: SecretStr | None = None

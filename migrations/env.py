@@ -7,6 +7,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from facilbot import teams_store as _teams_store  # noqa: F401 - registers the Teams tables
 from facilbot.store import bindings as _bindings  # noqa: F401 - registers meeting_bindings
 from facilbot.store.models import Base
 

@@ -98,6 +98,8 @@ def format_duration(seconds: int) -> str:
 def _coerce(value: Any, info: ValidationInfo) -> int:
     if isinstance(value, bool):
         raise DurationError("a duration cannot be true/false; write e.g. 5m")
+    if isinstance(value, int | float) and value < 0:
+        raise DurationError("cannot be negative")
     if isinstance(value, int | float):
         # Python callers pass seconds; a number in a *file* is ambiguous (the loader says so
         # through the validation context).

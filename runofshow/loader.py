@@ -534,7 +534,8 @@ def _describe(kind: str, ctx: dict[str, Any], error: Any, value: Any) -> str:
     if kind == "union_mismatch":
         return f"expected {' or '.join(ctx['expected'])}, got {_kind_of(value)}"
     if kind in _EXPECTED:
-        message = f"expected {_EXPECTED[kind]}, got {_kind_of(value)}"
+        got = repr(value) if isinstance(value, float) else _kind_of(value)
+        message = f"expected {_EXPECTED[kind]}, got {got}"
         if kind == "string_type" and isinstance(value, int | float | bool):
             message += "; put it in quotes to make it text"
         return message
@@ -542,6 +543,8 @@ def _describe(kind: str, ctx: dict[str, Any], error: Any, value: Any) -> str:
         return str(ctx.get("error", error["msg"]))
     if kind in ("enum", "literal_error"):
         allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        if not isinstance(value, str):
+            return f"expected one of {', '.join(allowed)}, got {_kind_of(value)}"
         message = f"{value!r} is not one of {', '.join(allowed)}"
         close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
         return message + (f"; did you mean {close[0]!r}?" if close else "")
@@ -569,7 +572,8 @@ def _describe(kind: str, ctx: dict[str, Any], error: Any, value: Any) -> str:
     }
     if kind in bounds:
         name, template = bounds[kind]
-        return template.format(ctx.get(name))
+        limit = ctx.get(name)
+        return template.format(f"{limit:g}" if isinstance(limit, int | float) else limit)
     return str(error["msg"])
 
 

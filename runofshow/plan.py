@@ -11,6 +11,19 @@ interaction would come later than the cadence limit, and a warned, inserted brea
 continuous time would break the show's break rules. Both measure show time: a pause is the
 producer's call and counts neither as work nor as rest.
 
+How controls act (all at their own moment; what was already due stays as it was):
+
+* ``Pause``/``Resume``: everything after the pause moves later by its length; while paused the
+  forecast assumes a resume now, and items released during the pause stay "upcoming".
+* ``Extend``: the current segment's end (and what hangs on it: closes, warnings) and everything
+  after it move; cut below what has run, it ends the segment now, like ``Skip``.
+* ``Skip``/``Jump``/``End``: unfired items are skipped, except closers of something already
+  opened (an open poll, open rooms, a running break), which happen at that moment. A segment run
+  again after a jump back gets the run suffix in its keys: ``debrief#2``, ``debrief-1#2@close``.
+* ``FireNow``: the cue fires at once (even while paused) and its closers keep their distance.
+* ``CallBreak``: the current segment is interrupted (it continues after the break, in a second
+  piece); during a break it lengthens the break.
+
 Times inside the sweep are whole microseconds, so that comparisons are exact.
 """
 

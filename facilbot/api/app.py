@@ -35,6 +35,7 @@ ROUTERS: tuple[str, ...] = (
     "facilbot.api.routes.sessions",
     "facilbot.pages.router",
     "facilbot.webhooks.routes",
+    "facilbot.webhooks.teams",
 )
 
 DESCRIPTION = """\

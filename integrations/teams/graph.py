@@ -253,6 +253,23 @@ class TeamsGraph:
             if error.status != 404:
                 raise
 
+    async def chat_messages(self, chat_id: str, top: int = 50) -> list[dict[str, Any]]:
+        """The chat's latest messages (newest first), shaped like Graph's ``chatMessage`` JSON
+        (what ``notifications.chat_event`` reads): to resync after missed notifications.
+        ``GET /chats/{id}/messages?$top=…&$orderby=createdDateTime desc``."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.chats.item.messages.messages_request_builder import (
+            MessagesRequestBuilder,
+        )
+
+        query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(
+            top=max(1, min(top, 50)), orderby=["createdDateTime desc"]
+        )
+        config = RequestConfiguration(query_parameters=query)
+        builder = self._client.chats.by_chat_id(chat_id).messages
+        page = await self._call(lambda: builder.get(request_configuration=config))
+        return [_message_json(m) for m in (page.value or [])] if page is not None else []
+
     # -- after the meeting ---------------------------------------------------------------------
 
     async def attendance(self, organizer_id: str, meeting_id: str) -> list[AttendanceRecord]:
@@ -356,3 +373,25 @@ def _attendance(record: Any) -> AttendanceRecord:
         seconds=int(record.total_attendance_in_seconds or 0),
         intervals=intervals,
     )
+
+
+def _message_json(message: Any) -> dict[str, Any]:
+    sender = message.from_
+    user = sender.user if sender is not None else None
+    kind = message.message_type
+    return {
+        "id": message.id,
+        "messageType": getattr(kind, "value", kind) or "message",
+        "createdDateTime": (
+            message.created_date_time.isoformat() if message.created_date_time else None
+        ),
+        "deletedDateTime": (
+            message.deleted_date_time.isoformat() if message.deleted_date_time else None
+        ),
+        "from": (
+            {"user": {"id": user.id, "displayName": user.display_name}}
+            if user is not None
+            else ({"application": {}} if sender is not None else None)
+        ),
+        "body": {"content": message.body.content if message.body is not None else None},
+    }

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.browser
 
 playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
+expect.set_options(timeout=15_000)  # a loaded CI machine is slow, and a timeout still fails
 
 ARGS = [
     "--no-sandbox",
@@ -336,3 +337,32 @@ async def test_companion_without_its_key_says_so(live: Live, browser: Any) -> No
     wrapped = await open_page(browser, f"{live.base_url}/companion/{session_id}#k=forged")
     await expect(wrapped.page.locator("#message")).to_contain_text("not valid for this session")
     assert all("403" in error for error in wrapped.errors), wrapped.errors
+
+
+async def test_console_without_a_session_lists_the_sessions(live: Live, browser: Any) -> None:
+    session_id = await live.session(join=False)
+    token = live.tokens["viewer"]
+    wrapped = await open_page(browser, f"{live.base_url}/console#token={token}")
+    page = wrapped.page
+    link = page.locator(f'#session-list a[href="/console/{session_id}"]')
+    await expect(link).to_have_text("sim · sim-pages-1")
+    await link.click()
+    await expect(page.locator("#show-title")).to_have_text("Pages test")
+    # a viewer sees the console, but the server refuses its controls
+    await page.click("button[data-control=start]")
+    await expect(page.locator("#message")).to_contain_text("start refused")
+    await expect(page.locator("#status")).not_to_have_text("running")
+    assert all("403" in error for error in wrapped.errors), wrapped.errors
+
+
+async def test_the_vendored_sdk_loads_under_the_page_policy(live: Live, browser: Any) -> None:
+    session_id = await live.session(join=False)
+    wrapped = await open_page(browser, f"{live.base_url}/console/{session_id}")
+    kinds = await wrapped.page.evaluate(
+        """import("/pages/static/vendor/zoom-appssdk.es.js").then((m) => [
+             typeof m.default.config, typeof m.default.sendMessageToChat,
+             typeof m.default.createBreakoutRooms, typeof m.default.assignParticipantToBreakoutRoom,
+             typeof m.default.openBreakoutRooms, typeof m.default.closeBreakoutRooms])"""
+    )
+    assert kinds == ["function"] * 6
+    wrapped.check()

@@ -36,14 +36,14 @@ class Events:
     def __init__(self, response: httpx.Response) -> None:
         self.lines = response.aiter_lines()
 
-    async def next(self, timeout: float = 5) -> dict[str, Any]:
+    async def next(self, within: float = 5) -> dict[str, Any]:
         async def read() -> dict[str, Any]:
             async for line in self.lines:
                 if line.startswith("data:"):
                     return dict(json.loads(line[5:]))
             raise AssertionError("the stream ended")
 
-        return await asyncio.wait_for(read(), timeout)
+        return await asyncio.wait_for(read(), within)
 
 
 @asynccontextmanager

@@ -68,7 +68,15 @@ def test_every_broken_file_has_a_case() -> None:
 
 
 def test_messages_speak_plainly() -> None:
-    jargon = ("type=", "pydantic", "http", "Input should", "Value error", "Traceback", "input_value")
+    jargon = (
+        "type=",
+        "pydantic",
+        "http",
+        "Input should",
+        "Value error",
+        "Traceback",
+        "input_value",
+    )
     for case in CASES.values():
         for message in case["problems"]:
             assert not any(word in message for word in jargon), message
@@ -291,7 +299,11 @@ def test_the_model_refuses_bad_data_from_python_too() -> None:
     segment = {"id": "a", "kind": "talk", "duration": 600}
     with pytest.raises(ValidationError, match="cue at 10m is outside its segment"):
         Show.model_validate(
-            {"title": "t", "duration": 600, "segments": [{**segment, "cues": [{"at": 600, "say": "x"}]}]}
+            {
+                "title": "t",
+                "duration": 600,
+                "segments": [{**segment, "cues": [{"at": 600, "say": "x"}]}],
+            }
         )
     with pytest.raises(ValidationError, match="duplicate id 'a'"):
         Show.model_validate({"title": "t", "duration": 1200, "segments": [segment, segment]})

@@ -265,3 +265,31 @@ def test_a_show_that_keeps_the_rules_plans_without_guards(show: Show) -> None:
         assert (fillers == []) == cadence_clean
     for stretch in stretches(p, [Start(T0)]):
         assert stretch_ok(stretch, show.rules.breaks)
+
+
+@PROPS
+@given(st.data())
+def test_the_timeline_adds_up(data: st.DataObject) -> None:
+    """Show length + extensions + called and guard breaks + pauses = start to end, no gaps."""
+    show = data.draw(shows())
+    controls, now = data.draw(logs(show, ("pause", "resume", "extend+", "break")))
+    p = live_plan(show, controls, now)
+    ignored = {i.index for i in p.ignored}
+    added = sum(
+        c.seconds
+        for n, c in enumerate(controls)
+        if isinstance(c, (Extend, CallBreak)) and n not in ignored
+    )
+    gaps = pauses(p, controls)
+
+    def running(a: datetime, b: datetime) -> timedelta:
+        """Time from a to b with the pauses taken out."""
+        overlap = sum((max(min(b, y) - max(a, x), timedelta(0)) for x, y in gaps), timedelta(0))
+        return b - a - overlap
+
+    guard_breaks = sum(
+        (running(s.start, s.end) for s in p.segments if s.origin == "guard"), timedelta(0)
+    )
+    paused = sum((b - a for a, b in gaps), timedelta(0))
+    assert p.end - p.start == timedelta(seconds=show.duration + added) + guard_breaks + paused
+    assert sum((s.duration for s in p.segments), timedelta(0)) == p.end - p.start

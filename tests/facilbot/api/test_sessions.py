@@ -281,22 +281,26 @@ async def test_participants_and_commitments(api: Api) -> None:
     assert [c["text"] for c in made.json()["commitments"]] == ["Call the CFO on Monday"]
 
 
-@pytest.mark.parametrize(
-    "suffix", ["", "/participants", "/commitments", "/events", "/controls", "/firings/1/ack"]
-)
-@pytest.mark.parametrize("session", [UNKNOWN, "not-a-uuid", "1", "%00", "0" * 500])
-async def test_unknown_and_malformed_session_ids(api: Api, suffix: str, session: str) -> None:
-    method = "POST" if suffix in ("/controls", "/firings/1/ack") else "GET"
-    kwargs: dict[str, Any] = {"json": {"kind": "start"}} if suffix == "/controls" else {}
-    response = await api.client.request(
-        method, f"/sessions/{session}{suffix}", headers=api.auth(), **kwargs
-    )
-    if session == UNKNOWN:
-        assert response.status_code == 404, response.text
-        assert response.json()["error"] == "not_found"
-    else:
-        assert response.status_code == 422, response.text
-        assert response.json()["fields"][0]["field"] == "path.session_id"
+SUFFIXES = ["", "/participants", "/commitments", "/events", "/controls", "/firings/1/ack"]
+MALFORMED = ["not-a-uuid", "1", "%00", "0" * 500, "7f1c9a2e-5b7d-4c1e-9a4b-2f0e6d8c1b3"]
+
+
+async def test_unknown_and_malformed_session_ids(api: Api) -> None:
+    # One app for the whole matrix (setting one up per case is what takes time).
+    for suffix in SUFFIXES:
+        method = "POST" if suffix in ("/controls", "/firings/1/ack") else "GET"
+        kwargs: dict[str, Any] = {"json": {"kind": "start"}} if suffix == "/controls" else {}
+        for session in [UNKNOWN, *MALFORMED]:
+            response = await api.client.request(
+                method, f"/sessions/{session}{suffix}", headers=api.auth(), **kwargs
+            )
+            case = (method, session, suffix, response.text)
+            if session == UNKNOWN:
+                assert response.status_code == 404, case
+                assert response.json()["error"] == "not_found", case
+            else:
+                assert response.status_code == 422, case
+                assert response.json()["fields"][0]["field"] == "path.session_id", case
 
 
 @pytest.mark.parametrize("firing", ["0", "-3", "abc", "99999999999999999999"])

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -76,14 +78,23 @@ def steps(draw: st.DrawFn, show: Show, kinds: tuple[str, ...]) -> list[Step]:
     return out
 
 
-async def play(store: Database, name: str, plan_steps: list[Step]) -> tuple[LivePlan, str]:
-    """Run the show with the steps applied; returns the final timeline and the session id."""
+Check = Callable[[LivePlan, str], Awaitable[None]]
+
+
+async def play(store: Database, name: str, plan_steps: list[Step], check: Check) -> None:
+    """Run the show with the steps applied, then ``check`` the final timeline and session."""
     rig = make_rig(store)
     engine = rig.engine()
     meeting = rig.world.create(scenario(3600, size=2, commands=()), f"sim-p{next(_meetings)}")
     meeting.start(T0)
     session_id = await attach(engine, SHOWS[name], meeting.meeting_ref, name=name)
     await engine.start()
+    if session_id not in engine.runners:  # DEBUG
+        from facilbot.store import sessions as S
+        from facilbot.store.db import reading
+        async with reading(store.engine) as c:
+            active = await S.active_sessions(c)
+        raise AssertionError(f"not adopted: {len(active)} active: {[(r.id[:6], r.status, r.owner, r.lease_until) for r in active][:10]}")
     try:
         await engine.control(session_id, "start", {}, "test")
         for step in plan_steps:
@@ -98,7 +109,7 @@ async def play(store: Database, name: str, plan_steps: list[Step]) -> tuple[Live
         plan = await final_plan(store, LOADED[name], session_id, rig.clock.now())
         fired_keys = [f.key for f in rig.fired if f.session_id == session_id]
         assert len(fired_keys) == len(set(fired_keys)), "an item fired twice"
-        return plan, session_id
+        await check(plan, session_id)
     finally:
         # Examples share the database: leave no session running for the next one to adopt.
         with contextlib.suppress(ControlRefused):
@@ -134,8 +145,11 @@ async def test_random_controls_fire_each_item_once_in_order(
     store: Database, data: st.DataObject
 ) -> None:
     name = data.draw(st.sampled_from(sorted(SHOWS)))
-    plan, session_id = await play(store, name, data.draw(steps(LOADED[name], ALL)))
-    await check_exactly_once_in_order(store, plan, session_id)
+
+    async def check(plan: LivePlan, session_id: str) -> None:
+        await check_exactly_once_in_order(store, plan, session_id)
+
+    await play(store, name, data.draw(steps(LOADED[name], ALL)), check)
 
 
 def stretches(plan: LivePlan, pauses: list[tuple[datetime, datetime]]) -> list[Stretch]:
@@ -175,7 +189,10 @@ async def test_extensions_never_break_the_break_rules_unguarded(
 ) -> None:
     show = LOADED["two-hour"]
     plan_steps = data.draw(steps(show, ("extend+", "extend+", "pause", "resume", "fire")))
-    plan, session_id = await play(store, "two-hour", plan_steps)
+    await play(store, "two-hour", plan_steps, partial(check_break_rules, store, show))
+
+
+async def check_break_rules(store: Database, show: Show, plan: LivePlan, session_id: str) -> None:
     await check_exactly_once_in_order(store, plan, session_id)
     rows = await control_rows(store, session_id)
     ignored = {i.index for i in plan.ignored}

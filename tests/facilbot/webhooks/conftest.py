@@ -7,10 +7,13 @@ recorded fixtures in ``tests/integrations/zoom/fixtures``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import hashlib
 import hmac
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from facilbot.api.app import create_app
@@ -237,8 +241,10 @@ async def h(store: Database, tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 async def open_harness(
-    store: Database, tmp_path: Path, *, secret: str | None = SECRET
+    store: Database, tmp_path: Path, *, secret: str | None = SECRET, serve: bool = False
 ) -> AsyncIterator[Harness]:
+    """The app on the engine; in process (ASGI transport) or, with ``serve``, by uvicorn on a
+    free port of 127.0.0.1 (streams such as the bridge's need a real server)."""
     clock = VirtualClock(START)
     zoom = zoom_side(clock)
     adapters: dict[str, MeetingAdapter] = {"zoom": zoom.adapter}
@@ -248,13 +254,44 @@ async def open_harness(
     tokens: dict[Role, str] = {}
     async with store.engine.begin() as connection:
         for role in Role:
-            _id, token = await create_token(connection, name=f"{role.value} tester", role=role, at=START)
+            _id, token = await create_token(
+                connection, name=f"{role.value} tester", role=role, at=START
+            )
             tokens[role] = token
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="https://facilbot.test") as c:
+        if serve:
+            async with served(app) as base_url, httpx.AsyncClient(base_url=base_url) as c:
                 yield Harness(app, c, clock, engine, store, zoom.fake, tokens)
+        else:
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="https://facilbot.test"
+                ) as c:
+                    yield Harness(app, c, clock, engine, store, zoom.fake, tokens)
     finally:
         await engine.stop()
         await zoom.http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, access_log=False
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
+        sock.close()

@@ -41,7 +41,10 @@ async def test_binding_needs_a_producer_a_known_show_and_an_enabled_platform(h: 
 
     unknown = await h.client.post("/bindings", json=body, headers=h.auth())
     assert unknown.status_code == 422
-    assert unknown.json() == {"error": "unknown_show", "detail": "no show named 'clinic': upload it first"}
+    assert unknown.json() == {
+        "error": "unknown_show",
+        "detail": "no show named 'clinic': upload it first",
+    }
 
     await h.upload(SHOW_V1, "clinic")
     teams = await h.client.post("/bindings", json={**body, "platform": "teams"}, headers=h.auth())

@@ -36,9 +36,7 @@ def test_zoom_is_built_when_configured(tmp_path: Path) -> None:
 
 def test_zoom_enabled_without_credentials_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as error:
-        build_adapters(
-            settings(tmp_path, env="test", platforms="zoom", zoom_account_id="acct")
-        )
+        build_adapters(settings(tmp_path, env="test", platforms="zoom", zoom_account_id="acct"))
     message = str(error.value)
     assert "FACILBOT_ZOOM_CLIENT_ID, FACILBOT_ZOOM_CLIENT_SECRET are not set" in message
     assert "acct" not in message
@@ -46,6 +44,6 @@ def test_zoom_enabled_without_credentials_is_a_clear_error(tmp_path: Path) -> No
 
 async def test_platform_adapters_close_their_http_client(tmp_path: Path) -> None:
     async with platform_adapters(settings(tmp_path, env="test", platforms="zoom", **ZOOM)) as built:
-        client = built["zoom"]._client._http  # type: ignore[attr-defined]  # noqa: SLF001
+        client = built["zoom"]._client._http  # type: ignore[attr-defined]
         assert not client.is_closed
     assert client.is_closed

@@ -256,7 +256,7 @@ async def test_chat_number_ids_reach_the_session(h: Harness) -> None:
     assert [m.text for m in messages] == ["Hello everyone"]
 
 
-# -- persist, answer, then process ------------------------------------------------------------------
+# -- persist, answer, then process ----------------------------------------------------------
 
 
 async def test_events_stored_but_not_processed_are_processed_on_the_next_start(
@@ -296,7 +296,7 @@ async def test_events_stored_but_not_processed_are_processed_on_the_next_start(
 async def test_the_ack_does_not_wait_for_processing(h: Harness) -> None:
     version = await h.upload(SHOW, "route")
     await h.attach(version)
-    h.ingest._wake.clear()  # noqa: SLF001
+    h.ingest._wake.clear()
     # Hold the worker: the ack must still come back, with the event stored, unprocessed.
     worker_gate = h.ingest.engine.ingest
     release = __import__("asyncio").Event()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +23,9 @@ from facilbot.auth import Role
 from facilbot.store import activity
 from facilbot.store import firings as store_firings
 from facilbot.store import sessions as store_sessions
-from facilbot.store.db import reading
+from facilbot.store.db import Database, reading
 
-from .conftest import MEETING, Harness, chat, joined, meeting_event
+from .conftest import MEETING, Harness, chat, joined, meeting_event, open_harness
 
 SHOW = """\
 title: Zoom end-to-end
@@ -91,18 +93,34 @@ async def run_show(h: Harness) -> str:
 
 @contextlib.asynccontextmanager
 async def bridge(h: Harness, session_id: str) -> AsyncIterator[list[dict[str, Any]]]:
-    """A bridge client (the console in the host's Zoom client) connected through the hub: it
-    runs each request with the Zoom Apps SDK and acknowledges it. Here it records and acks."""
+    """A bridge client over HTTP, as the console running in the host's Zoom client: it reads
+    ``/sessions/{id}/bridge`` (SSE), "runs" each request (here: records it) and acknowledges it
+    with ``POST /sessions/{id}/bridge/{request}/ack``."""
     received: list[dict[str, Any]] = []
+    path = f"/sessions/{session_id}/bridge"
 
     async def client() -> None:
-        async for request in h.engine.hub.bridge_stream(session_id):
-            received.append(request)
-            assert h.engine.hub.bridge_ack(session_id, request["id"], True, "done in client")
+        async with h.client.stream("GET", path, headers=h.auth()) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line.removeprefix("data: "))
+                if event["type"] != "request":
+                    continue
+                received.append(event)
+                ack = await h.client.post(
+                    f"{path}/{event['id']}/ack",
+                    json={"ok": True, "detail": "done in the Zoom client"},
+                    headers=h.auth(),
+                )
+                assert ack.status_code == 200, ack.text
 
     task = asyncio.create_task(client())
-    for _ in range(5):
-        await asyncio.sleep(0)
+    for _ in range(500):
+        if h.engine.hub.bridge_connected(session_id):
+            break
+        await asyncio.sleep(0.01)
     assert h.engine.hub.bridge_connected(session_id)
     try:
         yield received
@@ -134,12 +152,20 @@ async def test_a_whole_show_in_a_zoom_meeting_without_a_bridge(h: Harness) -> No
     assert start.sent_at is not None and end.sent_at is not None
     assert (end.sent_at - start.sent_at).total_seconds() == pytest.approx(600, abs=1)
 
-    # closing rooms needs the bridge: with none connected it is a producer cue, still pending
+    # opening and closing rooms need the bridge (Zoom's REST API cannot): with none connected
+    # they became producer cues, still pending, with the text ready for the producer
+    cues = {}
+    for action in ("breakout_open", "breakout_close"):
+        firing = by_action[action]
+        assert (firing.channel, firing.outcome) == ("producer_cue", "pending"), action
+        assert firing.attempts[0] == {"channel": "producer_cue", "ok": True, "detail": ""}
+        [cue] = [a for a in firing.attempts if "producer_cue" in a]
+        cues[action] = cue
+    assert cues["breakout_close"]["producer_cue"] == "Close all breakout rooms now."
+    opened = str(cues["breakout_open"]["producer_cue"])
+    assert opened.startswith("Open 2 breakout rooms now")
+    assert all(name in opened for name in PEOPLE)
     close = by_action["breakout_close"]
-    assert (close.channel, close.outcome) == ("producer_cue", "pending")
-    # (the bridge is not even tried while none is connected) with text ready for the producer
-    assert close.attempts[0] == {"channel": "producer_cue", "ok": True, "detail": ""}
-    assert "breakout" in str(close.attempts[1]["producer_cue"]).lower()
     # prompts fall back to the companion page; nothing was dropped or failed
     says = [f for f in done if f.action == "say"]
     assert says and all(f.channel == "companion" for f in says)
@@ -163,7 +189,16 @@ async def test_a_whole_show_in_a_zoom_meeting_without_a_bridge(h: Harness) -> No
     assert sorted(c.name for c in made) == sorted(PEOPLE[:3])
 
 
-async def test_with_a_bridge_connected_the_bridge_carries_in_client_actions(h: Harness) -> None:
+@pytest.fixture
+async def served(store: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for h in open_harness(store, tmp_path, serve=True):
+        yield h
+
+
+async def test_with_a_bridge_connected_the_bridge_carries_in_client_actions(
+    served: Harness,
+) -> None:
+    h = served
     version = await h.upload(SHOW, "zoom-e2e")
     session_id = await h.attach(version)
     h.zoom.add_meeting(int(MEETING), status="started", recording="recording")
@@ -179,6 +214,7 @@ async def test_with_a_bridge_connected_the_bridge_carries_in_client_actions(h: H
     for action in ("say", "breakout_open", "breakout_warn", "breakout_close"):
         assert (done[action].channel, done[action].outcome) == ("bridge", "acknowledged"), action
     kinds = [r["action"]["kind"] for r in received]
+    assert all(r["type"] == "request" for r in received)
     assert kinds == ["say", "open_breakouts", "warn_breakouts", "close_breakouts"]
     rooms = received[1]["action"]["rooms"]
     assert sorted(len(r["participant_ids"]) for r in rooms) == [2, 2]

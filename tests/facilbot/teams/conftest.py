@@ -1,0 +1,392 @@
+"""The real app, engine and Teams runtime on a migrated database (SQLite and PostgreSQL), a
+virtual clock, and the local Microsoft fakes (Entra ID, Bot Framework keys, Bot Connector,
+identity-platform keys, Graph) from ``tests/integrations/teams/fakes.py``.
+
+Bot activities are signed here with the fake Bot Framework key (a real RS256 JWT); Graph
+notifications are encrypted here with a certificate generated for the test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+from fastapi import FastAPI
+
+from facilbot.api.app import create_app
+from facilbot.auth import Role, create_token
+from facilbot.engine.clock import VirtualClock
+from facilbot.engine.engine import Engine
+from facilbot.settings import Settings, load_settings
+from facilbot.store.db import Database
+from facilbot.teams_service import TeamsRuntime, encryption_keys
+from facilbot.webhooks.ingest import WebhookIngest
+from integrations.teams.adapter import TeamsAdapter
+from integrations.teams.connector import BotConnectorClient
+from integrations.teams.entra import BOT_FRAMEWORK_SCOPE, EntraTokenProvider
+from tests.integrations.teams.fakes import (
+    APP_ID,
+    APP_PASSWORD,
+    SERVICE_URL,
+    TENANT,
+    FakeMicrosoft,
+    Recorded,
+    rsa_key,
+)
+from tests.integrations.teams.test_notifications import graph_encrypt
+
+pytest.importorskip("msgraph", reason="the teams extra (msgraph-sdk) is not installed")
+
+START = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
+MEETING = "19:meeting_NTM3ZDJjOTUtZGRhOS00MzYxLTk5NDAtMzY4M2IzZWFjZGE1@thread.v2"
+TEAMS_MEETING_ID = "MCMxOTptZWV0aW5nX05UTTNaREpqT1RVdFpHUmhPUzAwTXpZeExUazVOREF0TXpZNE0ySXpaV0ZqWkdFMUB0aHJlYWQudjIjMA=="
+ORGANIZER = "550fae72-d251-43ec-868c-373732c2704f"
+ONLINE_MEETING_ID = "MSpkYzE3NjctYmZiMi04ZdFpHRTNaR1F6WGhyZWFkLnYy"
+CATALOG_APP = "3b5a9b3c-1d0e-4c8f-9a5b-6c7d8e9f0a1b"
+CLIENT_STATE = "client-state-for-tests-0123456789"
+JOIN_URL = (
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NTM3ZDJj%40thread.v2/0?context="
+    "%7b%22Tid%22%3a%2284bd8158-6d4d-4958-8b9f-9d6445542f95%22%2c%22Oid%22%3a%22"
+    f"{ORGANIZER}%22%7d"
+)
+BOT = {"id": "28:" + APP_ID, "name": "facilbot"}
+
+
+def person(n: int, name: str) -> dict[str, Any]:
+    """A Teams channel account of someone in the tenant (Entra object id known)."""
+    return {
+        "id": f"29:teams-user-{n:03d}",
+        "name": name,
+        "aadObjectId": f"00000000-0000-4000-8000-{n:012d}",
+    }
+
+
+class EpochClock:
+    """The engine's virtual clock as the fakes want it: epoch seconds."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def __call__(self) -> float:
+        return self._clock.now().timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._clock.sleep_until(self._clock.now() + timedelta(seconds=seconds))
+
+
+@dataclass
+class FakeMicrosoftWithChats(FakeMicrosoft):
+    """The fake, plus ``GET /chats/{id}/messages`` (for resync after missed notifications)."""
+
+    chat_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def _graph(self, request: httpx.Request) -> httpx.Response:
+        path = unquote(request.url.path).removeprefix("/v1.0")
+        match = re.fullmatch(r"/chats/([^/]+)/messages", path)
+        if match and request.method == "GET" and self._authorised(request):
+            self.graph.append(Recorded("GET", str(request.url), path, dict(request.headers), None))
+            messages = sorted(
+                self.chat_messages.get(match[1], []),
+                key=lambda m: str(m["createdDateTime"]),
+                reverse=True,
+            )
+            return httpx.Response(200, json={"value": messages})
+        return super()._graph(request)
+
+
+def self_signed_certificate() -> tuple[x509.Certificate, Any]:
+    key = rsa_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "facilbot notifications")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(START - timedelta(days=1))
+        .not_valid_after(START + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def make_settings(tmp_path: Path, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "env": "test",
+        "database_url": "sqlite:///unused.db",
+        "data_dir": tmp_path,
+        "platforms": "teams",
+        "instance_id": "teams-test",
+        "base_url": "https://facilbot.example",
+        "teams_app_id": APP_ID,
+        "teams_app_password": APP_PASSWORD,
+        "teams_tenant_id": TENANT,
+        "graph_client_state": CLIENT_STATE,
+        "teams_catalog_app_id": CATALOG_APP,
+    }
+    values.update(extra)
+    return load_settings(**values)
+
+
+@dataclass
+class Harness:
+    app: FastAPI
+    client: httpx.AsyncClient
+    clock: VirtualClock
+    engine: Engine
+    db: Database
+    fake: FakeMicrosoftWithChats
+    runtime: TeamsRuntime
+    tokens: dict[Role, str]
+    certificate_b64: str
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_741_078_800_001))
+
+    @property
+    def ingest(self) -> WebhookIngest:
+        ingest = self.app.state.webhook_ingest
+        assert isinstance(ingest, WebhookIngest)
+        return ingest
+
+    def auth(self, role: Role = Role.producer) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    async def settle(self) -> None:
+        for _ in range(3):
+            await self.ingest.drain()
+            await self.runtime.settle()
+            await self.clock.settle()
+
+    async def advance(self, seconds: float) -> None:
+        await self.clock.advance(seconds)
+        await self.settle()
+
+    # -- the API --------------------------------------------------------------------------
+
+    async def upload(self, text: str, name: str) -> int:
+        response = await self.client.post(
+            "/shows",
+            params={"name": name},
+            content=text.encode(),
+            headers={**self.auth(Role.facilitator), "Content-Type": "application/yaml"},
+        )
+        assert response.status_code == 201, response.text
+        return int(response.json()["version"]["id"])
+
+    async def attach(self, version_id: int, meeting: str = MEETING, **extra: Any) -> str:
+        response = await self.client.post(
+            "/sessions",
+            json={"show_version_id": version_id, "platform": "teams", "meeting_ref": meeting}
+            | extra,
+            headers=self.auth(),
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    # -- the bot's side of Teams ----------------------------------------------------------
+
+    def activity(self, kind: str, sender: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        stamp = self.clock.now().isoformat().replace("+00:00", "Z")
+        activity: dict[str, Any] = {
+            "type": kind,
+            "id": str(next(self._ids)),
+            "timestamp": stamp,
+            "channelId": "msteams",
+            "serviceUrl": SERVICE_URL,
+            "from": dict(sender),
+            "conversation": {
+                "isGroup": True,
+                "conversationType": "groupChat",
+                "tenantId": TENANT,
+                "id": MEETING,
+            },
+            "recipient": dict(BOT),
+            "channelData": {"tenant": {"id": TENANT}, "meeting": {"id": TEAMS_MEETING_ID}},
+        }
+        activity.update(fields)
+        return activity
+
+    def meeting_event(self, name: str, sender: dict[str, Any], **value: Any) -> dict[str, Any]:
+        return self.activity(
+            "event", sender, name=f"application/vnd.microsoft.{name}", value=dict(value)
+        )
+
+    def members(
+        self, name: str, users: list[dict[str, Any]], role: str = "Attendee"
+    ) -> dict[str, Any]:
+        activity = self.meeting_event(
+            name,
+            users[0],
+            members=[{"user": u, "meeting": {"inMeeting": True, "role": role}} for u in users],
+        )
+        del activity["id"]  # Teams may send participant events without an id
+        return activity
+
+    def message(self, sender: dict[str, Any], text: str) -> dict[str, Any]:
+        return self.activity("message", sender, text=text, textFormat="plain")
+
+    async def post_activity(
+        self, activity: dict[str, Any], *, token: str | None = None
+    ) -> httpx.Response:
+        token = token if token is not None else self.fake.mint()
+        return await self.client.post(
+            "/webhooks/teams/bot",
+            content=json.dumps(activity).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+
+    async def deliver(self, activity: dict[str, Any]) -> dict[str, Any]:
+        response = await self.post_activity(activity)
+        assert response.status_code == 200, response.text
+        await self.settle()
+        body: dict[str, Any] = response.json()
+        return body
+
+    # -- Graph's side ---------------------------------------------------------------------
+
+    def chat_message(self, sender: dict[str, Any], text: str, message_id: str) -> dict[str, Any]:
+        """A Graph ``chatMessage`` as the meeting chat holds it."""
+        return {
+            "id": message_id,
+            "replyToId": None,
+            "messageType": "message",
+            "createdDateTime": self.clock.now().isoformat().replace("+00:00", "Z"),
+            "lastModifiedDateTime": self.clock.now().isoformat().replace("+00:00", "Z"),
+            "deletedDateTime": None,
+            "chatId": MEETING,
+            "from": {
+                "application": None,
+                "device": None,
+                "user": {
+                    "id": sender["aadObjectId"],
+                    "displayName": sender["name"],
+                    "userIdentityType": "aadUser",
+                },
+            },
+            "body": {"contentType": "text", "content": text},
+        }
+
+    def subscription_id(self) -> str:
+        [sub_id] = list(self.fake.subscriptions)
+        return sub_id
+
+    def encrypted_notification(
+        self, message: dict[str, Any], *, client_state: str = CLIENT_STATE
+    ) -> dict[str, Any]:
+        sub_id = self.subscription_id()
+        expires = self.fake.subscriptions[sub_id]["expirationDateTime"]
+        return {
+            "value": [
+                {
+                    "subscriptionId": sub_id,
+                    "changeType": "created",
+                    "clientState": client_state,
+                    "subscriptionExpirationDateTime": expires,
+                    "resource": f"chats('{MEETING}')/messages('{message['id']}')",
+                    "resourceData": {
+                        "id": message["id"],
+                        "@odata.type": "#Microsoft.Graph.chatMessage",
+                        "@odata.id": f"chats('{MEETING}')/messages('{message['id']}')",
+                    },
+                    "encryptedContent": graph_encrypt(message, self.certificate_b64),
+                    "tenantId": TENANT,
+                }
+            ],
+            "validationTokens": [self.fake.mint_validation_token()],
+        }
+
+    async def post_graph(
+        self, body: dict[str, Any], path: str = "/webhooks/teams/graph"
+    ) -> httpx.Response:
+        return await self.client.post(
+            path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
+
+    def texts_sent(self) -> list[str]:
+        return [
+            r.body["text"] for r in self.fake.sent("POST") if r.body and r.body.get("text")
+        ]
+
+    def cards_sent(self, method: str = "POST") -> list[dict[str, Any]]:
+        return [
+            r.body["attachments"][0]["content"]
+            for r in self.fake.sent(method)
+            if r.body and r.body.get("attachments")
+        ]
+
+
+@pytest.fixture
+async def h(store: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in open_harness(store, tmp_path):
+        yield harness
+
+
+async def open_harness(store: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    clock = VirtualClock(START)
+    epoch = EpochClock(clock)
+    fake = FakeMicrosoftWithChats(clock=epoch)  # type: ignore[arg-type]
+    online = json.loads(
+        (Path(__file__).parents[2] / "integrations/teams/fixtures/online_meeting.json").read_text()
+    )
+    online.update(
+        joinWebUrl=JOIN_URL, chatInfo={"threadId": MEETING}, id=ONLINE_MEETING_ID
+    )
+    fake.meetings[JOIN_URL] = {**online, "_organizer": ORGANIZER}
+    http = fake.client()
+    tokens = EntraTokenProvider(
+        client_id=APP_ID,
+        client_secret=APP_PASSWORD,
+        tenant=TENANT,
+        scope=BOT_FRAMEWORK_SCOPE,
+        http=http,
+        clock=epoch,
+    )
+    connector = BotConnectorClient(tokens, http=http, clock=epoch, sleep=epoch.sleep)
+    adapter = TeamsAdapter(connector, clock=epoch)
+    engine = Engine(store, clock, instance_id="teams-test", adapters={"teams": adapter})
+    await engine.start()
+    settings = make_settings(tmp_path)
+    cert, key = self_signed_certificate()
+    keys = encryption_keys(cert, key, "facilbot-1")
+    runtime = TeamsRuntime(settings, engine, adapter, http=http, keys=keys, sync_interval=None)
+    app = create_app(settings, engine=engine)
+    app.state.teams_runtime = runtime
+    role_tokens: dict[Role, str] = {}
+    async with store.engine.begin() as connection:
+        for role in Role:
+            _id, token = await create_token(
+                connection, name=f"{role.value} tester", role=role, at=START
+            )
+            role_tokens[role] = token
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="https://facilbot.example"
+            ) as client:
+                yield Harness(
+                    app,
+                    client,
+                    clock,
+                    engine,
+                    store,
+                    fake,
+                    runtime,
+                    role_tokens,
+                    keys.certificate_b64,
+                )
+    finally:
+        await engine.stop()
+        await http.aclose()
