@@ -166,6 +166,12 @@ class Settings(BaseSettings):
         problems: list[str] = []
         if self.debug:
             problems.append("FACILBOT_DEBUG must be off in production")
+        pages_secret = self.pages_secret.get_secret_value() if self.pages_secret else ""
+        if len(pages_secret) < 32:
+            problems.append(
+                "FACILBOT_PAGES_SECRET must be set to at least 32 random characters in "
+                "production (companion links are signed with it and must survive restarts)"
+            )
         if urlsplit(self.base_url).scheme != "https":
             problems.append(
                 "FACILBOT_BASE_URL must be https:// in production "

@@ -54,7 +54,7 @@ from integrations.teams.adapter import TeamsAdapter
 from integrations.teams.botauth import BotAuthenticator
 from integrations.teams.connector import BotConnectorClient
 from integrations.teams.entra import BOT_FRAMEWORK_SCOPE, GRAPH_SCOPE, EntraTokenProvider
-from integrations.teams.graph import AttendanceRecord, GraphError, TeamsGraph
+from integrations.teams.graph import AttendanceRecord, GraphError, MeetingInfo, TeamsGraph
 from integrations.teams.notifications import (
     LifecycleEvent,
     NotificationError,
@@ -475,35 +475,47 @@ class TeamsRuntime:
             ).first()
         return found is not None
 
-    async def _resolve_session(self, session_id: str, join_url: str, status: str) -> str | None:
-        """Find the meeting chat behind a join URL and make it the session's meeting_ref."""
-        if status == "running":
-            return None  # the show runs already: its meeting_ref cannot change under it
-        organizer = organizer_from_join_url(join_url) or self.settings.teams_organizer_id
+    async def resolve_join_url(self, join_url: str, organizer_id: str | None = None) -> MeetingInfo:
+        """The meeting behind a join URL (Graph), remembered for its chat. Raises LookupError
+        when no organizer is known or Graph has no such meeting, GraphError otherwise."""
+        organizer = (
+            organizer_id or organizer_from_join_url(join_url) or self.settings.teams_organizer_id
+        )
         if not organizer:
-            self.count("resolve_no_organizer")
-            log.warning(
-                "session %s: the join URL names no organizer; set FACILBOT_TEAMS_ORGANIZER_ID",
-                session_id,
+            raise LookupError(
+                "the join URL names no organizer: give organizer_id or set "
+                "FACILBOT_TEAMS_ORGANIZER_ID"
             )
-            return None
+        graph = await self.graph()
         try:
-            graph = await self.graph()
             meeting = await graph.resolve_meeting(organizer, join_url)
         except GraphError as error:
-            self.count("resolve_failed")
-            log.warning("session %s: meeting not resolved (%s)", session_id, error.reason)
-            return None
-        now = self.clock.now()
+            if error.status in (400, 404):
+                raise LookupError(f"Graph found no such meeting ({error.reason})") from None
+            raise
         async with self.engine.db.engine.begin() as connection:
             await teams_store.save_conversation(
                 connection,
                 meeting.thread_id,
-                now,
+                self.clock.now(),
                 join_url=join_url,
                 organizer_id=organizer,
                 online_meeting_id=meeting.id,
             )
+        return meeting
+
+    async def _resolve_session(self, session_id: str, join_url: str, status: str) -> str | None:
+        """Find the meeting chat behind a join URL and make it the session's meeting_ref."""
+        if status == "running":
+            return None  # the show runs already: its meeting_ref cannot change under it
+        try:
+            meeting = await self.resolve_join_url(join_url)
+        except (LookupError, GraphError) as error:
+            self.count("resolve_failed")
+            reason = error.reason if isinstance(error, GraphError) else str(error)
+            log.warning("session %s: meeting not resolved (%s)", session_id, reason)
+            return None
+        async with self.engine.db.engine.begin() as connection:
             changed = await connection.execute(
                 update(_sessions)
                 .where(_sessions.c.id == session_id, _sessions.c.meeting_ref == join_url)

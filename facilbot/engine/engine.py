@@ -127,6 +127,9 @@ class Engine:
         self._on_fired = on_fired
         self._shows: OrderedDict[int, Show] = OrderedDict()
         self._controls: dict[str, list[Control]] = {}
+        # Bumped whenever a session's cached log is dropped, so that a read which started
+        # before the drop (and so may miss the new control) is not cached after it.
+        self._generations: Counter[str] = Counter()
         self._versions: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._listen: Any = None
@@ -208,7 +211,7 @@ class Engine:
         for session_id, version in versions.items():
             if self._versions.get(session_id) != version:
                 self._versions[session_id] = version
-                self._controls.pop(session_id, None)
+                self._forget_controls(session_id)
                 self.runners[session_id].poke()
 
     def _start_runner(self, session_id: str) -> None:
@@ -234,7 +237,7 @@ class Engine:
 
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         session_id = payload.split(" ", 1)[0]
-        self._controls.pop(session_id, None)
+        self._forget_controls(session_id)
         runner = self.runners.get(session_id)
         if runner is not None:
             runner.poke()
@@ -345,11 +348,17 @@ class Engine:
         cached = self._controls.get(session_id)
         if cached is not None:
             return cached
+        generation = self._generations[session_id]
         async with reading(self.db.engine) as connection:
             records = await store_controls.controls_for(connection, session_id)
         controls = [to_control(r.kind, r.payload, r.at) for r in records if r.kind != "attach"]
-        self._controls[session_id] = controls
+        if self._generations[session_id] == generation:
+            self._controls[session_id] = controls
         return controls
+
+    def _forget_controls(self, session_id: str) -> None:
+        self._controls.pop(session_id, None)
+        self._generations[session_id] += 1
 
     async def control(self, session_id: str, kind: str, payload: Mapping[str, Any], by: str) -> int:
         """Append a control to the session's log; the owner re-derives its timeline."""
@@ -373,13 +382,29 @@ class Engine:
         if kind == "start" and started:
             raise ControlRefused("the show has already started")
         plan = live_plan(show, controls, now)
+        if plan.status == "ended":
+            raise ControlRefused("the show has ended")
         if kind == "pause" and plan.status == "paused":
             raise ControlRefused("the show is already paused")
         if kind == "resume" and plan.status != "paused":
             raise ControlRefused("the show is not paused")
+        if kind == "fire":
+            item = plan.item(clean["key"])
+            if item is None or item.origin != "show":
+                keys = ", ".join(i.key for i in plan.items if i.state == "upcoming")[:300]
+                raise ControlRefused(f"no upcoming cue {clean['key']!r}; upcoming: {keys}")
+            if item.state != "upcoming":
+                raise ControlRefused(f"cue {clean['key']!r} is {item.state}, not upcoming")
+        # The planner says when a control would change nothing (e.g. jump to the current
+        # segment): refuse it with its reason instead of logging a no-op.
+        proposed = to_control(kind, clean, now)
+        tried = live_plan(show, [*controls, proposed], now)
+        for ignored in tried.ignored:
+            if ignored.index == len(controls):
+                raise ControlRefused(ignored.reason)
         async with self.db.engine.begin() as connection:
             seq = await store_controls.append_control(connection, session_id, kind, clean, now, by)
-        self._controls.pop(session_id, None)
+        self._forget_controls(session_id)
         self._versions.pop(session_id, None)
         runner = self.runners.get(session_id)
         if runner is not None:

@@ -3,7 +3,7 @@
 A webhook route verifies and normalises a request, then calls :meth:`WebhookIngest.submit`,
 which returns once the events are stored (de-duplicated on (platform, event_id) by
 ``Engine.accept``). The route answers at once; a single worker task then applies each new
-event (``Engine.ingest``) and marks it processed (``Engine.processed``), in arrival order.
+event (``Engine.ingest``) in arrival order and marks it processed.
 
 * **Group commit**: concurrent requests are persisted together in one transaction, so a burst
   of deliveries does not queue behind the database's write lock one request at a time.
@@ -69,6 +69,7 @@ class WebhookIngest:
         *,
         queue_limit: int = 10_000,
         batch_limit: int = 500,
+        process_batch: int = 100,
         sweep_interval: float = 30.0,
         stale_after: float = 60.0,
         max_attempts: int = 3,
@@ -76,6 +77,7 @@ class WebhookIngest:
         self.engine = engine
         self.queue_limit = queue_limit
         self.batch_limit = batch_limit
+        self.process_batch = process_batch
         self.sweep_interval = sweep_interval
         self.stale_after = stale_after
         self.max_attempts = max_attempts
@@ -250,17 +252,30 @@ class WebhookIngest:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            event = self._queue.popleft()
+            # A run of events is applied one by one, in order, then marked processed in one
+            # transaction: fewer writes competing with the acknowledgements' commits. A stop
+            # in between re-applies at most this run on the next start.
+            run: list[InboundEvent] = []
+            done: list[InboundEvent] = []
             try:
-                await self._process(event)
+                while self._queue and len(run) < self.process_batch:
+                    event = self._queue.popleft()
+                    run.append(event)
+                    if await self._process(event):
+                        done.append(event)
+                await self._mark_processed(done)
             finally:
-                key = _key(event)
-                self._queued.discard(key)
-                self._recent[key] = None
+                finished = {_key(event) for event in done}
+                for event in run:
+                    key = _key(event)
+                    self._queued.discard(key)
+                    if key in finished:
+                        self._recent[key] = None
                 while len(self._recent) > self.queue_limit:
                     self._recent.popitem(last=False)
 
-    async def _process(self, event: InboundEvent) -> None:
+    async def _process(self, event: InboundEvent) -> bool:
+        """Apply one event; False when it failed and stays unprocessed for a later retry."""
         key = _key(event)
         try:
             if isinstance(event, MeetingStarted):
@@ -274,7 +289,6 @@ class WebhookIngest:
             # The type only: the message may quote personal data from the event.
             if attempts < self.max_attempts:
                 self._attempts[key] = attempts
-                self._recent.pop(key, None)
                 log.warning(
                     "processing %s %s failed (%s, attempt %d); it stays stored for a retry",
                     key[0],
@@ -282,7 +296,7 @@ class WebhookIngest:
                     type(error).__name__,
                     attempts,
                 )
-                return
+                return False
             log.error(
                 "processing %s %s failed %d times (%s); giving up on it",
                 key[0],
@@ -291,8 +305,18 @@ class WebhookIngest:
                 type(error).__name__,
             )
         self._attempts.pop(key, None)
-        await self.engine.processed(event)
-        self.processed_count += 1
+        return True
+
+    async def _mark_processed(self, events: Sequence[InboundEvent]) -> None:
+        if not events:
+            return
+        now = self.engine.clock.now()
+        async with self.engine.db.engine.begin() as connection:
+            for event in events:
+                await store_events.mark_event_processed(
+                    connection, str(event.platform), event.event_id, now
+                )
+        self.processed_count += len(events)
 
     async def _mark_processed_key(self, platform: str, event_id: str) -> None:
         async with self.engine.db.engine.begin() as connection:

@@ -28,9 +28,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from facilbot.api.deps import DB, Caller
+from facilbot.api.body import JsonContent
+from facilbot.api.deps import DB, Caller, Producer
 from facilbot.api.errors import ApiError, not_found
 from facilbot.store import sessions as store_sessions
 from facilbot.store.db import reading
@@ -46,6 +47,7 @@ from facilbot.webhooks.zoom import read_body
 from integrations.contract import InboundEvent, PollAnswer
 from integrations.teams.activities import CARD_ACTION, MalformedActivity, normalise
 from integrations.teams.botauth import BotAuthError
+from integrations.teams.graph import GraphError
 from integrations.teams.notifications import (
     ChangeNotification,
     DecryptionError,
@@ -384,4 +386,49 @@ async def teams_attendance(
             )
             for row in rows
         ],
+    )
+
+
+# -- meetings -------------------------------------------------------------------------------
+
+
+class MeetingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    join_url: str = Field(
+        min_length=12, max_length=4000, pattern=r"^https://[^\s]+$", description="Teams join URL"
+    )
+    organizer_id: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F-]{36}$",
+        description="the organizer's Entra object id, when the join URL does not name it",
+    )
+
+
+class MeetingOut(BaseModel):
+    meeting_ref: str = Field(description="the meeting chat's thread id: attach sessions to it")
+    online_meeting_id: str
+    subject: str | None
+
+
+@router.post(
+    "/teams/meetings",
+    tags=["sessions"],
+    summary="Find a Teams meeting's chat from its join URL (then attach to meeting_ref)",
+    responses={
+        422: {"description": "no organizer known, or Graph has no such meeting (reason)"},
+        502: {"description": "Microsoft Graph did not answer"},
+        503: {"description": "Teams not configured"},
+    },
+)
+async def resolve_meeting(
+    caller: Producer, _json: JsonContent, body: MeetingIn, runtime: RuntimeDep
+) -> MeetingOut:
+    try:
+        meeting = await runtime.resolve_join_url(body.join_url, body.organizer_id)
+    except LookupError as error:
+        raise ApiError(422, str(error), code="unknown_meeting") from None
+    except GraphError as error:
+        raise ApiError(502, f"Microsoft Graph: {error.reason}", code="graph_failed") from None
+    return MeetingOut(
+        meeting_ref=meeting.thread_id, online_meeting_id=meeting.id, subject=meeting.subject
     )

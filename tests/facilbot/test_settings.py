@@ -27,6 +27,7 @@ SAFE_PRODUCTION = {
     "teams_app_id": "00000000-0000-0000-0000-000000000001",
     "teams_app_password": "app-password",
     "graph_client_state": "a-long-random-client-state",
+    "pages_secret": "0123456789abcdef0123456789abcdef",
 }
 
 
@@ -121,6 +122,7 @@ def test_production_accepts_a_safe_configuration() -> None:
     [
         ({"base_url": "http://facilbot.example.org"}, "FACILBOT_BASE_URL must be https"),
         ({"debug": True}, "FACILBOT_DEBUG must be off"),
+        ({"pages_secret": "short"}, "FACILBOT_PAGES_SECRET must be set"),
         ({"zoom_client_secret": None}, "FACILBOT_ZOOM_CLIENT_SECRET is required when zoom"),
         ({"zoom_webhook_secret_token": ""}, "FACILBOT_ZOOM_WEBHOOK_SECRET_TOKEN is required"),
         ({"teams_app_password": None}, "FACILBOT_TEAMS_APP_PASSWORD is required when teams"),

@@ -217,3 +217,4 @@ async def test_controls_before_the_start_and_after_the_end_are_refused(live: Liv
         with pytest.raises(ControlRefused, match="ended"):
             await live.engine.control(live.session_id, kind, payload, "producer")
     assert await control_rows(live.rig.db, live.session_id) == rows
+

@@ -89,12 +89,6 @@ async def play(store: Database, name: str, plan_steps: list[Step], check: Check)
     meeting.start(T0)
     session_id = await attach(engine, SHOWS[name], meeting.meeting_ref, name=name)
     await engine.start()
-    if session_id not in engine.runners:  # DEBUG
-        from facilbot.store import sessions as S
-        from facilbot.store.db import reading
-        async with reading(store.engine) as c:
-            active = await S.active_sessions(c)
-        raise AssertionError(f"not adopted: {len(active)} active: {[(r.id[:6], r.status, r.owner, r.lease_until) for r in active][:10]}")
     try:
         await engine.control(session_id, "start", {}, "test")
         for step in plan_steps:

@@ -56,10 +56,9 @@ ORGANIZER = "550fae72-d251-43ec-868c-373732c2704f"
 ONLINE_MEETING_ID = "MSpkYzE3NjctYmZiMi04ZdFpHRTNaR1F6WGhyZWFkLnYy"
 CATALOG_APP = "3b5a9b3c-1d0e-4c8f-9a5b-6c7d8e9f0a1b"
 CLIENT_STATE = "client-state-for-tests-0123456789"
-JOIN_URL = (
+JOIN_URL = (  # a real join URL's shape, with a short meeting id: under the API's 200 characters
     "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NTM3ZDJj%40thread.v2/0?context="
-    "%7b%22Tid%22%3a%2284bd8158-6d4d-4958-8b9f-9d6445542f95%22%2c%22Oid%22%3a%22"
-    f"{ORGANIZER}%22%7d"
+    f"%7b%22Oid%22%3a%22{ORGANIZER}%22%7d"
 )
 BOT = {"id": "28:" + APP_ID, "name": "facilbot"}
 
@@ -315,9 +314,7 @@ class Harness:
         )
 
     def texts_sent(self) -> list[str]:
-        return [
-            r.body["text"] for r in self.fake.sent("POST") if r.body and r.body.get("text")
-        ]
+        return [r.body["text"] for r in self.fake.sent("POST") if r.body and r.body.get("text")]
 
     def cards_sent(self, method: str = "POST") -> list[dict[str, Any]]:
         return [
@@ -340,9 +337,7 @@ async def open_harness(store: Database, tmp_path: Path) -> AsyncIterator[Harness
     online = json.loads(
         (Path(__file__).parents[2] / "integrations/teams/fixtures/online_meeting.json").read_text()
     )
-    online.update(
-        joinWebUrl=JOIN_URL, chatInfo={"threadId": MEETING}, id=ONLINE_MEETING_ID
-    )
+    online.update(joinWebUrl=JOIN_URL, chatInfo={"threadId": MEETING}, id=ONLINE_MEETING_ID)
     fake.meetings[JOIN_URL] = {**online, "_organizer": ORGANIZER}
     http = fake.client()
     tokens = EntraTokenProvider(

@@ -56,7 +56,12 @@ segments:
 """
 
 HOST = person(1, "Pat Producer")
-PEOPLE = [person(2, "Ana Alves"), person(3, "Ben Berg"), person(4, "Cleo Chan"), person(5, "Dev Das")]
+PEOPLE = [
+    person(2, "Ana Alves"),
+    person(3, "Ben Berg"),
+    person(4, "Cleo Chan"),
+    person(5, "Dev Das"),
+]
 
 
 def card_text(card: dict[str, Any]) -> str:
@@ -77,7 +82,9 @@ async def test_a_whole_show_in_a_teams_meeting(h: Harness) -> None:
     assert subscription["lifecycleNotificationUrl"].endswith("/webhooks/teams/graph/lifecycle")
     assert subscription["includeResourceData"] is True
     # Graph validates the notification URL when it creates the subscription.
-    echo = await h.client.post("/webhooks/teams/graph", params={"validationToken": "Validation: 1+1"})
+    echo = await h.client.post(
+        "/webhooks/teams/graph", params={"validationToken": "Validation: 1+1"}
+    )
     assert echo.status_code == 200
     assert echo.text == "Validation: 1+1"
     assert echo.headers["content-type"].startswith("text/plain")
@@ -98,7 +105,9 @@ async def test_a_whole_show_in_a_teams_meeting(h: Harness) -> None:
         "invoke",
         PEOPLE[0],
         name="adaptiveCard/action",
-        value={"action": {"type": "Action.Execute", "verb": "vote", "data": {**data, "choice": "1"}}},
+        value={
+            "action": {"type": "Action.Execute", "verb": "vote", "data": {**data, "choice": "1"}}
+        },
     )
     answer = await h.deliver(invoke)
     assert answer == {
