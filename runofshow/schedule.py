@@ -87,18 +87,32 @@ def segment_instants(segment: Segment, index: int, start: int) -> list[Instant]:
         close = end
         if segment.breakout is not None and segment.breakout.duration is not None:
             close = min(end, start + segment.breakout.duration)
-        out.append(Instant(f"{segment.id}@open", segment.id, start, "breakout_open", (*base, "kind")))
+        out.append(
+            Instant(f"{segment.id}@open", segment.id, start, "breakout_open", (*base, "kind"))
+        )
         warn = segment.breakout.warn_before_close if segment.breakout else 120
         if 0 < warn < close - start:
-            path: Path = (*base, "breakout", "warn_before_close") if segment.breakout else (*base, "kind")
-            out.append(Instant(f"{segment.id}@warn", segment.id, close - warn, "breakout_warn", path))
-        out.append(Instant(f"{segment.id}@close", segment.id, close, "breakout_close", (*base, "kind")))
+            path: Path = (
+                (*base, "breakout", "warn_before_close") if segment.breakout else (*base, "kind")
+            )
+            out.append(
+                Instant(f"{segment.id}@warn", segment.id, close - warn, "breakout_warn", path)
+            )
+        out.append(
+            Instant(f"{segment.id}@close", segment.id, close, "breakout_close", (*base, "kind"))
+        )
     elif segment.kind == SegmentKind.break_:
-        out.append(Instant(f"{segment.id}@start", segment.id, start, "break_start", (*base, "kind")))
+        out.append(
+            Instant(f"{segment.id}@start", segment.id, start, "break_start", (*base, "kind"))
+        )
         out.append(Instant(f"{segment.id}@end", segment.id, end, "break_end", (*base, "kind")))
     elif segment.kind == SegmentKind.commitments:
-        out.append(Instant(f"{segment.id}@open", segment.id, start, "commitments_open", (*base, "kind")))
-        out.append(Instant(f"{segment.id}@close", segment.id, end, "commitments_close", (*base, "kind")))
+        out.append(
+            Instant(f"{segment.id}@open", segment.id, start, "commitments_open", (*base, "kind"))
+        )
+        out.append(
+            Instant(f"{segment.id}@close", segment.id, end, "commitments_close", (*base, "kind"))
+        )
     for i, cue in enumerate(segment.cues):
         key = segment.cue_id(i)
         path = (*base, "cues", i)
@@ -115,16 +129,29 @@ def segment_instants(segment: Segment, index: int, start: int) -> list[Instant]:
             close_at = min(end, at + cue.breakout.duration) if cue.breakout.duration else end
             warn = cue.breakout.warn_before_close
             if 0 < warn < close_at - at:
-                out.append(Instant(f"{key}@warn", segment.id, close_at - warn, "breakout_warn", path, i))
+                out.append(
+                    Instant(f"{key}@warn", segment.id, close_at - warn, "breakout_warn", path, i)
+                )
             out.append(Instant(f"{key}@close", segment.id, close_at, "breakout_close", path, i))
         elif action == "break":
             assert cue.break_ is not None
             out.append(Instant(key, segment.id, at, "break_start", path, i))
-            out.append(Instant(f"{key}@end", segment.id, min(end, at + cue.break_.duration), "break_end", path, i))
+            out.append(
+                Instant(
+                    f"{key}@end",
+                    segment.id,
+                    min(end, at + cue.break_.duration),
+                    "break_end",
+                    path,
+                    i,
+                )
+            )
         elif action == "commitments":
             assert cue.commitments is not None
             out.append(Instant(key, segment.id, at, "commitments_open", path, i))
-            close_at = min(end, at + cue.commitments.collect_for) if cue.commitments.collect_for else end
+            close_at = (
+                min(end, at + cue.commitments.collect_for) if cue.commitments.collect_for else end
+            )
             out.append(Instant(f"{key}@close", segment.id, close_at, "commitments_close", path, i))
         else:
             out.append(Instant(key, segment.id, at, action, path, i))
@@ -136,7 +163,9 @@ def static_schedule(show: Show) -> Schedule:
     instants: list[Instant] = []
     clock = 0
     for index, segment in enumerate(show.segments):
-        spans.append(Span(segment.id, segment.kind, clock, clock + segment.duration, ("segments", index)))
+        spans.append(
+            Span(segment.id, segment.kind, clock, clock + segment.duration, ("segments", index))
+        )
         instants.extend(segment_instants(segment, index, clock))
         clock += segment.duration
     order = {id(inst): n for n, inst in enumerate(instants)}
@@ -223,6 +252,8 @@ def stretch_ok(stretch: Stretch, rules: Sequence[BreakRule]) -> bool:
     if not rules:
         return True
     for rule in rules:
-        if stretch.length <= rule.work and (stretch.following_break is None or stretch.following_break >= rule.rest):
+        if stretch.length <= rule.work and (
+            stretch.following_break is None or stretch.following_break >= rule.rest
+        ):
             return True
     return False
