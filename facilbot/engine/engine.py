@@ -421,6 +421,10 @@ class Engine:
     async def mark_ended(self, session_id: str, at: datetime) -> None:
         async with self.db.engine.begin() as connection:
             changed = await store_sessions.set_session_status(connection, session_id, "ended", at)
+            if changed:
+                # Leaves that arrive after the end (Zoom sends meeting.ended first at times)
+                # find no live session: close everyone's presence at the end instead.
+                await store_participants.close_presence(connection, session_id, at)
         if changed:
             self.hub.publish(session_id, {"type": "status", "status": "ended"})
 

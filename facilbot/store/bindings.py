@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facilbot.store._sql import upsert_insert
-from facilbot.store.models import Base, table_of
+from facilbot.store.models import Base, Session, table_of
 from facilbot.store.types import JSONType
 
 
@@ -114,3 +114,32 @@ async def unbind(connection: AsyncConnection, platform: str, meeting_ref: str) -
         )
     )
     return result.rowcount == 1
+
+
+async def meetings_in_use(
+    connection: AsyncConnection, refs: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Of these (platform, meeting_ref) pairs, those with a session not ended or a binding:
+    events for any other meeting change nothing, so the ingest worker skips them in bulk."""
+    if not refs:
+        return set()
+    sessions = table_of(Session)
+    wanted = set(refs)
+    names = sorted({ref for _, ref in wanted})
+    found: set[tuple[str, str]] = set()
+    for table, extra in (
+        (sessions, sessions.c.status != "ended"),
+        (_bindings, None),
+    ):
+        statement = (
+            select(table.c.platform, table.c.meeting_ref)
+            .where(table.c.meeting_ref.in_(names))
+            .distinct()
+        )
+        if extra is not None:
+            statement = statement.where(extra)
+        for row in await connection.execute(statement):
+            pair = (row.platform, row.meeting_ref)
+            if pair in wanted:
+                found.add(pair)
+    return found

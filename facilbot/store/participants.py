@@ -127,3 +127,16 @@ async def present_now(connection: AsyncConnection, session_id: str) -> list[Part
         .order_by(_participants.c.first_seen_at, _participants.c.id)
     )
     return [ParticipantRecord(**row._mapping) for row in rows]
+
+
+async def close_presence(connection: AsyncConnection, session_id: str, at: datetime) -> int:
+    """Close every open presence interval of the session (the meeting ended); how many."""
+    members = select(_participants.c.id).where(_participants.c.session_id == session_id)
+    result = await connection.execute(
+        update(_presence)
+        .where(
+            _presence.c.participant_id.in_(members.scalar_subquery()), _presence.c.left_at.is_(None)
+        )
+        .values(left_at=at)
+    )
+    return int(result.rowcount)

@@ -259,9 +259,12 @@ class WebhookIngest:
             done: list[InboundEvent] = []
             try:
                 while self._queue and len(run) < self.process_batch:
-                    event = self._queue.popleft()
-                    run.append(event)
-                    if await self._process(event):
+                    run.append(self._queue.popleft())
+                in_use = await self._meetings_in_use(run)
+                for event in run:
+                    if (str(event.platform), event.meeting_ref) not in in_use:
+                        done.append(event)  # no session, no binding: nothing to apply
+                    elif await self._process(event):
                         done.append(event)
                 await self._mark_processed(done)
             finally:
@@ -273,6 +276,11 @@ class WebhookIngest:
                         self._recent[key] = None
                 while len(self._recent) > self.queue_limit:
                     self._recent.popitem(last=False)
+
+    async def _meetings_in_use(self, run: Sequence[InboundEvent]) -> set[tuple[str, str]]:
+        pairs = [(str(event.platform), event.meeting_ref) for event in run]
+        async with reading(self.engine.db.engine) as connection:
+            return await store_bindings.meetings_in_use(connection, pairs)
 
     async def _process(self, event: InboundEvent) -> bool:
         """Apply one event; False when it failed and stays unprocessed for a later retry."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,8 +12,12 @@ from sqlalchemy import text
 
 from facilbot.api.deps import Services
 from facilbot.api.errors import error_body
+from facilbot.store.db import reading
 
 router = APIRouter(tags=["health"])
+
+#: Load balancers call this often; a stuck database must not hold the probe for a minute.
+DATABASE_TIMEOUT = 3.0
 log = logging.getLogger("facilbot.api")
 
 
@@ -32,8 +37,10 @@ async def readyz(request: Request) -> Any:
         return JSONResponse(error_body("not_ready", "starting or stopping"), status_code=503)
     problems = []
     try:
-        async with services.db.engine.connect() as connection:
+        async with asyncio.timeout(DATABASE_TIMEOUT), reading(services.db.engine) as connection:
             await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        problems.append(f"database did not answer within {DATABASE_TIMEOUT:g}s")
     except Exception as exc:
         # The type only: driver messages can carry the connection string.
         log.warning("readiness: database check failed (%s)", type(exc).__name__)

@@ -51,7 +51,10 @@ pytest.importorskip("msgraph", reason="the teams extra (msgraph-sdk) is not inst
 
 START = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 MEETING = "19:meeting_NTM3ZDJjOTUtZGRhOS00MzYxLTk5NDAtMzY4M2IzZWFjZGE1@thread.v2"
-TEAMS_MEETING_ID = "MCMxOTptZWV0aW5nX05UTTNaREpqT1RVdFpHUmhPUzAwTXpZeExUazVOREF0TXpZNE0ySXpaV0ZqWkdFMUB0aHJlYWQudjIjMA=="
+TEAMS_MEETING_ID = (
+    "MCMxOTptZWV0aW5nX05UTTNaREpqT1RVdFpHUmhPUzAwTXpZeExUazVOREF0TXpZNE0ySXpaV0ZqWkdFMUB0aHJl"
+    "YWQudjIjMA=="
+)
 ORGANIZER = "550fae72-d251-43ec-868c-373732c2704f"
 ONLINE_MEETING_ID = "MSpkYzE3NjctYmZiMi04ZdFpHRTNaR1F6WGhyZWFkLnYy"
 CATALOG_APP = "3b5a9b3c-1d0e-4c8f-9a5b-6c7d8e9f0a1b"

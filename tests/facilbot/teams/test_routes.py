@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from facilbot.auth import Role
 from facilbot.store.db import reading
 from facilbot.store.models import PlatformEvent, table_of
 from facilbot.teams_service import TeamsRuntime, chat_of_resource, organizer_from_join_url
@@ -317,3 +318,23 @@ async def test_a_restarted_runtime_remembers_where_each_chat_lives(
     last = h.fake.sent("POST")[-1]
     assert last.url.startswith(SERVICE_URL.rstrip("/"))
     assert json.loads(json.dumps(last.body))["text"] == "Welcome back"
+
+
+async def test_a_long_join_url_is_resolved_through_the_meetings_endpoint(h: Harness) -> None:
+    long_url = JOIN_URL + "&" + "x" * 300  # real join URLs are often over 200 characters
+    h.fake.meetings[long_url] = {**h.fake.meetings[JOIN_URL], "joinWebUrl": long_url}
+    response = await h.client.post("/teams/meetings", json={"join_url": long_url}, headers=h.auth())
+    assert response.status_code == 200, response.text
+    assert response.json()["meeting_ref"] == MEETING
+    assert response.json()["online_meeting_id"] == ONLINE_MEETING_ID
+    unknown = await h.client.post(
+        "/teams/meetings",
+        json={"join_url": "https://teams.microsoft.com/meet/123?p=abc"},
+        headers=h.auth(),
+    )
+    assert unknown.status_code == 422
+    assert "organizer" in unknown.json()["detail"]
+    viewer = await h.client.post(
+        "/teams/meetings", json={"join_url": long_url}, headers=h.auth(Role.viewer)
+    )
+    assert viewer.status_code == 403

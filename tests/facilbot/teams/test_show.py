@@ -41,7 +41,9 @@ segments:
       - at: 0m
         say: "In one word, how are you arriving today?"
       - at: 1m
-        poll: {question: "Which stakeholder resists most?", options: [CFO, Plant manager, Procurement]}
+        poll:
+          question: "Which stakeholder resists most?"
+          options: [CFO, Plant manager, Procurement]
   - id: rooms
     kind: breakout
     duration: 8m

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +20,16 @@ MODULES = [
     "runofshow",
 ]
 HEAVY = {"msgraph", "msgraph_core", "kiota_abstractions", "kiota_http", "azure"}
-# start-up paths of lint and the service, when they exist in this tree
-OPTIONAL = ["facilbot.cli", "facilbot.commands.lint", "facilbot.app", "facilbot.web"]
+# start-up paths of lint and the service (the app factory, serve, and the Teams wiring itself)
+STARTUP = [
+    "facilbot.cli",
+    "facilbot.commands.lint",
+    "facilbot.commands.serve",
+    "facilbot.api.app",
+    "facilbot.webhooks.teams",
+    "facilbot.teams_service",
+    "facilbot.integrations_setup",
+]
 
 
 def loaded_after_import(module: str) -> set[str]:
@@ -44,12 +53,35 @@ def test_module_does_not_import_msgraph(module: str) -> None:
     assert heavy == [], f"{module} imported {heavy[:5]}"
 
 
-@pytest.mark.parametrize("module", OPTIONAL)
+@pytest.mark.parametrize("module", STARTUP)
 def test_startup_paths_do_not_import_msgraph(module: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not in this tree yet")
+    assert importlib.util.find_spec(module) is not None, f"{module} is gone: update STARTUP"
     loaded = loaded_after_import(module)
     assert not any(m.split(".")[0] == "msgraph" for m in loaded), f"{module} imported msgraph"
+
+
+def test_building_the_service_with_teams_enabled_does_not_import_msgraph(tmp_path: Path) -> None:
+    """The app with every router and the Teams adapter built: Graph comes only on first use."""
+    code = (
+        "import sys\n"
+        "from facilbot.api.app import create_app\n"
+        "from facilbot.integrations_setup import build_adapters\n"
+        "from facilbot.settings import load_settings\n"
+        "s = load_settings(_env_file=None, env='test', data_dir=sys.argv[1], platforms='teams',\n"
+        "    teams_app_id='a', teams_app_password='p', teams_tenant_id='t')\n"
+        "assert 'teams' in build_adapters(s)\n"
+        "create_app(s)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'msgraph'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_check_can_fail() -> None:
