@@ -846,7 +846,12 @@ async def teams_runtime(settings: Settings, engine: Engine) -> AsyncIterator[Tea
     if not teams_enabled(settings) or not isinstance(adapter, TeamsAdapter):
         yield None
         return
-    keys = load_encryption_keys(settings)
+    try:
+        keys = load_encryption_keys(settings)
+    except SettingsError as error:
+        # Not fatal: the bot still hears every message; Graph notifications carry no text.
+        log.error("Teams rich notifications are off: %s", error)
+        keys = None
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False
     ) as http:

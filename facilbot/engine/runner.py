@@ -78,6 +78,7 @@ class SessionRunner:
         self.task: asyncio.Task[None] | None = None
         self.fired: set[str] = set()
         self.late_skipped: set[str] = set()  # prompts the late policy skipped
+        self.marked_running = False
         self.lost = False
 
     def poke(self) -> None:
@@ -127,8 +128,10 @@ class SessionRunner:
             controls = await engine.controls(self.session_id)
             now = engine.clock.now()
             plan = live_plan(show, controls, now)
-            if plan.status in ("running", "paused"):
+            if plan.status in ("running", "paused") and not self.marked_running:
+                # Once per runner, not on every wake: a write per wake costs every session.
                 await engine.mark_running(self.session_id, now)
+                self.marked_running = True
             for item in plan.items:
                 if item.due > now:
                     break
@@ -211,7 +214,8 @@ class SessionRunner:
             )
             self._announce(item, f"skipped (late): {item.key}", "skipped", None, late_ms)
             return
-        participants = await self._participants()
+        # Only room assignment needs who is here; other actions skip the read.
+        participants = await self._participants() if item.action == "breakout_open" else []
         built = build_action(
             show,
             item,

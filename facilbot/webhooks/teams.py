@@ -140,11 +140,15 @@ async def bot_activity(request: Request, runtime: RuntimeDep, ingest: IngestDep)
         raise ApiError(error.status, error.reason, code=code) from None
     try:
         events = normalise(activity)
-        await runtime.remember(activity)
     except MalformedActivity as malformed:
         if _is_card_invoke(activity):
             return _invoke_error(malformed.reason)
         raise ApiError(400, malformed.reason, code="malformed_activity") from None
+    try:
+        await runtime.remember(activity)
+    except Exception as error:
+        # The adapter learnt the chat in memory; only the copy for a restart is missing.
+        log.warning("could not store a Teams chat's service URL (%s)", type(error).__name__)
     runtime.adapter.observe(events)
     new = 0
     if events:
