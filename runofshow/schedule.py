@@ -1,4 +1,4 @@
-"""The static schedule of a show: where each segment and each action sits, in seconds from the start.
+"""The static schedule of a show: where each segment and action sits, in seconds from the start.
 
 This is the shared core under both the linter (which checks the practices against it) and the
 planner (which applies live controls and guards on top of it). Offsets are seconds of *show time*
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from runofshow.model import INTERACTIVE_KINDS, BreakRule, Segment, SegmentKind, Show
 
@@ -186,7 +187,7 @@ def interaction_gaps(spans: Sequence[Span], instants: Iterable[Instant]) -> list
         if span.kind == SegmentKind.break_ or span.kind in INTERACTIVE_KINDS:
             continue
         marks = [span.start] + [p for p in points if span.start < p < span.end] + [span.end]
-        gaps.extend((a, b) for a, b in zip(marks, marks[1:], strict=False) if b > a)
+        gaps.extend((a, b) for a, b in pairwise(marks) if b > a)
     return _merge_adjacent(gaps, spans, set(points))
 
 
