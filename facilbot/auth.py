@@ -82,11 +82,11 @@ async def create_token(
     return token_id, token
 
 
-async def verify_token(connection: AsyncConnection, token: str, at: datetime) -> Principal | None:
-    """The caller behind a bearer token, or None if unknown, malformed or revoked.
-
-    Records the use, so run it in a write transaction (``engine.begin()``).
-    """
+async def find_token(
+    connection: AsyncConnection, token: str
+) -> tuple[Principal, datetime | None] | None:
+    """The caller behind a bearer token and when it was last used; None if unknown, malformed
+    or revoked. Reads only, so a read transaction will do."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     digest = hash_token(token)
@@ -96,5 +96,24 @@ async def verify_token(connection: AsyncConnection, token: str, at: datetime) ->
         return None
     if record.revoked_at is not None:
         return None
-    await stored.touch_token(connection, record.id, at, not_since=at - LAST_USED_RESOLUTION)
-    return Principal(record.id, record.name, Role(record.role))
+    return Principal(record.id, record.name, Role(record.role)), record.last_used_at
+
+
+def use_is_stale(last_used_at: datetime | None, at: datetime) -> bool:
+    """Whether the token's last use is older than the recording resolution."""
+    return last_used_at is None or last_used_at < at - LAST_USED_RESOLUTION
+
+
+async def record_use(connection: AsyncConnection, token_id: int, at: datetime) -> None:
+    await stored.touch_token(connection, token_id, at, not_since=at - LAST_USED_RESOLUTION)
+
+
+async def verify_token(connection: AsyncConnection, token: str, at: datetime) -> Principal | None:
+    """:func:`find_token`, recording the use (at most once a minute): needs a write transaction."""
+    found = await find_token(connection, token)
+    if found is None:
+        return None
+    principal, last_used_at = found
+    if use_is_stale(last_used_at, at):
+        await record_use(connection, principal.token_id, at)
+    return principal

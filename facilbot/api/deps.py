@@ -21,11 +21,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facilbot.api.errors import ApiError
-from facilbot.auth import Principal, Role, verify_token
+from facilbot.auth import Principal, Role, find_token, record_use, use_is_stale
 from facilbot.engine.clock import Clock
 from facilbot.engine.engine import Engine
 from facilbot.settings import Settings
-from facilbot.store.db import Database
+from facilbot.store.db import Database, reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +93,15 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
                 "this call needs an API token: send 'Authorization: Bearer <token>'",
                 headers=_CHALLENGE,
             )
-        # verify_token records the use, hence a write transaction.
-        async with services.db.engine.begin() as connection:
-            principal = await verify_token(
-                connection, credentials.credentials, services.clock.now()
-            )
+        # Read first: most requests only read; the use is written at most once a minute, so
+        # authenticating does not take SQLite's write lock on every call.
+        now = services.clock.now()
+        async with reading(services.db.engine) as connection:
+            found = await find_token(connection, credentials.credentials)
+        principal = None if found is None else found[0]
+        if found is not None and use_is_stale(found[1], now):
+            async with services.db.engine.begin() as connection:
+                await record_use(connection, found[0].token_id, now)
         if principal is None:
             raise ApiError(401, "the API token is not valid or was revoked", headers=_INVALID)
         if not principal.can(role):

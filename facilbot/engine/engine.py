@@ -323,8 +323,8 @@ class Engine:
         if platform not in self.adapters:
             raise UnknownPlatform(f"platform {platform!r} is not configured on this server")
         meeting_ref = meeting_ref.strip()
-        if not meeting_ref or len(meeting_ref) > 500:
-            raise ControlRefused("meeting_ref must be 1–500 characters")
+        if not meeting_ref or len(meeting_ref) > 200:
+            raise ControlRefused("meeting_ref must be 1–200 characters")
         await self.show_for_version(show_version_id)
         async with self.db.engine.begin() as connection:
             session_id = await store_sessions.create_session(

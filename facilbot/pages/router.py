@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from facilbot.api.body import require_json
+from facilbot.api.body import JsonContent
 from facilbot.api.deps import DB, EngineDep, Producer, SettingsDep
 from facilbot.api.errors import ApiError, not_found
 from facilbot.engine.engine import Engine
@@ -206,7 +206,6 @@ class BridgeAckOut(BaseModel):
 @router.post(
     "/sessions/{session_id}/bridge/{request_id}/ack",
     summary="The bridge ran (ok) or could not run (not ok) a request",
-    dependencies=[Depends(require_json)],
     responses={404: {"description": "no such request waiting (unknown, timed out or done)"}},
 )
 async def bridge_ack(
@@ -214,6 +213,7 @@ async def bridge_ack(
     response: Response,
     engine: EngineDep,
     caller: Producer,
+    _json: JsonContent,  # after the caller: no token is 401 before a wrong type is 415
     session_id: SessionId,
     request_id: RequestId,
 ) -> BridgeAckOut:
@@ -318,11 +318,14 @@ class CommitmentOut(BaseModel):
     "/companion/{session_id}/commitment",
     status_code=201,
     summary="A participant's closing commitment, typed in the companion page's form",
-    dependencies=[Depends(require_json)],
     responses={409: {"description": "the session is not taking commitments now"}},
 )
 async def commitment(
-    body: CommitmentIn, response: Response, engine: EngineDep, session_id: CompanionSession
+    body: CommitmentIn,
+    response: Response,
+    engine: EngineDep,
+    session_id: CompanionSession,
+    _json: JsonContent,
 ) -> CommitmentOut:
     now = engine.clock.now()
     async with reading(engine.db.engine) as connection:
@@ -361,11 +364,14 @@ class PollAnswerOut(BaseModel):
     "/companion/{session_id}/poll",
     status_code=201,
     summary="A participant's answer to the poll open on the companion page",
-    dependencies=[Depends(require_json)],
     responses={409: {"description": "that poll is not open"}},
 )
 async def poll_answer(
-    body: PollAnswerIn, response: Response, engine: EngineDep, session_id: CompanionSession
+    body: PollAnswerIn,
+    response: Response,
+    engine: EngineDep,
+    session_id: CompanionSession,
+    _json: JsonContent,
 ) -> PollAnswerOut:
     poll = engine.hub.companion_state(session_id).get("poll")
     if not isinstance(poll, dict) or poll.get("poll_key") != body.poll_key:
