@@ -1,8 +1,15 @@
 """Clocks the engine runs on.
 
 The engine never calls ``datetime.now`` or ``asyncio.sleep`` itself: it asks its clock. The real
-clock runs on the event loop's own timers (DESIGN §5: p99 ≈ 1 ms late, better than any scheduler
-library on this kind of machine). The scaled clock runs show time faster than wall time for the
+clock runs on the event loop's own timers.
+
+Why not APScheduler, the project's chosen scheduler: the database is the truth and a timer only
+wakes a session's runner at its next due instant, so one sleeping task per session is all the
+scheduling there is. DESIGN §5 measured the loop's timers at p99 ≈ 1 ms late against
+APScheduler 3.11's ≈ 1.4 ms (≈ 5 ms when 200 fall due together), and its persistent job store
+must never hold cue state. The few periodic jobs (lease heartbeat, ingest sweep, Teams
+subscription sync) are plain loops that also run on the clock tests control. APScheduler would
+add a dependency and a second notion of time without removing any code. The scaled clock runs show time faster than wall time for the
 demo. The virtual clock only moves when a test moves it, so tests never wait and never assert
 wall-clock times.
 """
