@@ -49,6 +49,7 @@ from runofshow.loader import load_show_text
 from runofshow.plan import live_plan
 
 CUES, EVERY = 12, 2  # a 24-second show per session
+DUE_STATES = ("sent", "interrupted", "skipped", "lost", "firing")
 
 
 class LoggingAdapter:
@@ -57,7 +58,7 @@ class LoggingAdapter:
     platform = Platform.sim
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the child
+        self._file = open(path, "a", encoding="utf-8")
 
     def capabilities(self) -> Capabilities:
         return CAPABILITIES["full"]
@@ -69,7 +70,7 @@ class LoggingAdapter:
         return Delivery(Channel.server_api, Outcome.delivered, "logged")
 
 
-async def child(url: str, log: Path, instance: str, lease: float) -> int:
+async def child(url: str, log: Path, instance: str, lease: float, *, adopt: bool = True) -> int:
     db = await open_db(url)
     engine = Engine(
         db, RealClock(), instance_id=instance, adapters={"sim": LoggingAdapter(log)},
@@ -78,7 +79,8 @@ async def child(url: str, log: Path, instance: str, lease: float) -> int:
     await engine.start()
     async with reading(db.engine) as connection:
         active = [r.id for r in await store_sessions.active_sessions(connection)]
-    await adopt_all(engine, active, within=60)
+    if adopt:  # else take whatever is free now (a second instance beside a live one)
+        await adopt_all(engine, active, within=60)
     print(f"ready {time.time():.3f}", flush=True)
     while True:
         async with reading(db.engine) as connection:
@@ -90,9 +92,13 @@ async def child(url: str, log: Path, instance: str, lease: float) -> int:
     return 0
 
 
-def spawn(url: str, log: Path, instance: str, lease: float) -> subprocess.Popen[str]:
+def spawn(
+    url: str, log: Path, instance: str, lease: float, *, adopt: bool = True
+) -> subprocess.Popen[str]:
     command = [sys.executable, __file__, "--child", url, "--log", str(log)]
     command += ["--instance", instance, "--lease", str(lease)]
+    if not adopt:
+        command.append("--no-adopt")
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
 
@@ -117,17 +123,24 @@ async def verify(url: str, log: Path, sessions: list[str]) -> dict[str, int]:
                 controls = [to_control(r.kind, r.payload, r.at) for r in rows if r.kind != "attach"]
                 plan = live_plan(show, controls, now)
                 due = [i.key for i in plan.items if i.state == "due"]
-                firings = {f.key: f for f in await store_firings.firings_for(connection, session_id)}
+                firings = {
+                    f.key: f for f in await store_firings.firings_for(connection, session_id)
+                }
                 for key in due:
                     record = firings.get(key)
                     tally[record.status if record else "lost"] += 1
                 tally["unplanned"] += len(set(firings) - set(due))
     finally:
         await db.close()
-    carried = Counter(log.read_text(encoding="utf-8").splitlines()) if log.exists() else Counter()
+    carried = carried_actions(log)
     tally["carried"] = sum(carried.values())
     tally["doubled"] = sum(n - 1 for n in carried.values() if n > 1)
     return tally
+
+
+def carried_actions(log: Path) -> Counter[str]:
+    """How many times each (meeting, cue) reached the platform, from the children's log."""
+    return Counter(log.read_text(encoding="utf-8").splitlines()) if log.exists() else Counter()
 
 
 async def prepare(url: str, sessions: int, lead: float) -> tuple[list[str], datetime]:
@@ -172,7 +185,7 @@ async def run(kind: str, sessions: int, lease: float, folder: Path) -> bool:
         f"(whole restart {restart:.1f} s)"
     )
     print(
-        f"  {kind:<10} items due {sum(tally[s] for s in ('sent', 'interrupted', 'skipped', 'lost', 'firing'))}: "
+        f"  {kind:<10} items due {sum(tally[s] for s in DUE_STATES)}: "
         f"{tally['sent']} sent, {tally['interrupted']} interrupted (reported), "
         f"{tally['skipped']} skipped by the late policy; lost {lost}, doubled {doubled} "
         f"({tally['carried']} actions carried)"
@@ -215,7 +228,12 @@ if __name__ == "__main__":
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
+    parser.add_argument("--no-adopt", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
-        sys.exit(asyncio.run(child(options.child, Path(options.log), options.instance, options.lease)))
+        done = child(
+            options.child, Path(options.log), options.instance, options.lease,
+            adopt=not options.no_adopt,
+        )  # fmt: skip
+        sys.exit(asyncio.run(done))
     sys.exit(asyncio.run(main(options)))

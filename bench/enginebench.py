@@ -73,7 +73,7 @@ def p99(values_ms: Sequence[float]) -> float:
 async def postgres_reachable() -> str | None:
     """None when the local PostgreSQL answers, else the reason."""
     try:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         connection = await asyncpg.connect(POSTGRES_URL, timeout=3)
         await connection.close()
@@ -149,6 +149,7 @@ async def attach_many(
     now: datetime,
     starts: Sequence[datetime] | None = None,
     prefix: str = "bench",
+    meetings: bool = True,
 ) -> Attached:
     """Store one show and ``count`` sessions on simulated meetings, in few transactions.
 
@@ -165,7 +166,7 @@ async def attach_many(
         async with db.engine.begin() as connection:
             for n in range(first, min(count, first + 200)):
                 ref = f"{prefix}-{n}"
-                if ref not in world:
+                if meetings and ref not in world:
                     meeting = world.create(default_scenario(n, 2, commands=()), ref)
                     meeting.start(now)
                 session_id = await store_sessions.create_session(

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from facilbot import teams_store as _teams_store  # noqa: F401 - registers the Teams tables
+from facilbot import zoom_store as _zoom_store  # noqa: F401 - registers the Zoom tables
 from facilbot.store import bindings as _bindings  # noqa: F401 - registers meeting_bindings
 from facilbot.store.models import Base
 

@@ -36,6 +36,7 @@ ROUTERS: tuple[str, ...] = (
     "facilbot.pages.router",
     "facilbot.webhooks.routes",
     "facilbot.webhooks.teams",
+    "facilbot.zoom_routes",
 )
 
 DESCRIPTION = """\

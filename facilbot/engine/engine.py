@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from facilbot.engine.batch import ClaimBatcher, OutcomeBatcher
 from facilbot.engine.clock import Clock, VirtualClock
 from facilbot.engine.commands import CommandRefused, may_steer, parse_control
 from facilbot.engine.errors import (
@@ -122,6 +123,9 @@ class Engine:
         self.channel_timeout = channel_timeout
         self.maintenance_interval = maintenance_interval or max(lease_seconds / 3, 0.2)
         self.hub = LiveHub()
+        # Runners woken at the same instant claim (and record outcomes) in one transaction.
+        self.claims = ClaimBatcher(db.engine, instance_id, clock.now)
+        self.outcomes = OutcomeBatcher(db.engine)
         self.runners: dict[str, SessionRunner] = {}
         self.counters: Counter[str] = Counter()
         self._on_fired = on_fired

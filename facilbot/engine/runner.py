@@ -21,6 +21,7 @@ from facilbot.engine.live import SessionCarrier
 from facilbot.store import firings as store_firings
 from facilbot.store import sessions as store_sessions
 from facilbot.store.db import reading
+from facilbot.store.firings import FiringClaim, FiringOutcome
 from facilbot.store.participants import present_now
 from integrations.contract import Carrier, Channel, Participant, Role
 from integrations.routing import channels_for, route
@@ -157,6 +158,9 @@ class SessionRunner:
                 # Forecast times move with the clock until a start or a resume (a control,
                 # which pokes the runner): a timer would only wake it for nothing.
                 next_due = None
+            elif next_due is None:
+                # Nothing left to fire, but the show runs on: wake at its end to record it.
+                next_due = plan.end
             await self._sleep(next_due)
 
     async def _sleep(self, until: datetime | None) -> None:
@@ -185,16 +189,9 @@ class SessionRunner:
         now = engine.clock.now()
         late = now - item.due
         late_ms = late.total_seconds() * 1000
-        async with engine.db.engine.begin() as connection:
-            firing_id = await store_firings.claim_firing(
-                connection,
-                self.session_id,
-                item.key,
-                item.action,
-                item.due,
-                engine.instance_id,
-                claimed_at=now,
-            )
+        firing_id = await engine.claims.submit(
+            FiringClaim(self.session_id, item.key, item.action, item.due)
+        )
         if firing_id is None:
             await self._claim_refused(item.key)
             return
@@ -287,8 +284,7 @@ class SessionRunner:
         ]
 
     async def _finish(self, firing_id: int, status: str, **fields: object) -> None:
-        async with self.engine.db.engine.begin() as connection:
-            await store_firings.finish_firing(connection, firing_id, status, **fields)  # type: ignore[arg-type]
+        await self.engine.outcomes.submit(FiringOutcome(firing_id, status, **fields))  # type: ignore[arg-type]
 
     def _announce(
         self, item: PlannedItem, what: str, status: str, channel: str | None, late_ms: float

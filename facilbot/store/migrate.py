@@ -117,7 +117,10 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 async def schema_differences(engine: AsyncEngine) -> list[Any]:
     """What autogenerate would change to make the database match the models (empty = in sync)."""
-    from facilbot import teams_store  # noqa: F401 - the Teams tables, likewise
+    from facilbot import (
+        teams_store,  # noqa: F401 - the Teams tables, likewise
+        zoom_store,  # noqa: F401 - the Zoom tables, likewise
+    )
     from facilbot.store import bindings  # noqa: F401 - its table is on Base.metadata too
     from facilbot.store.models import Base
 

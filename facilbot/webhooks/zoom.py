@@ -105,6 +105,9 @@ async def zoom_webhook(request: Request, services: ServicesDep, ingest: IngestDe
             return JSONResponse(
                 {"status": "ignored", "event": envelope.event[:100], "duplicate": not new}
             )
+        zoom_runtime = getattr(request.app.state, "zoom_runtime", None)
+        if zoom_runtime is not None:  # keeps the occurrence UUID of meeting.started/ended
+            await zoom_runtime.observe(envelope)
         submitted = await ingest.submit(events)
     except Exception as error:
         log.error("could not store a Zoom %s event (%s)", envelope.event, type(error).__name__)

@@ -73,6 +73,11 @@ class ZoomAdapter:
         self._client = client
         self._deadline = call_deadline
 
+    @property
+    def client(self) -> ZoomClient:
+        """The REST client (the service reads past meetings with it, sharing its token)."""
+        return self._client
+
     def capabilities(self) -> Capabilities:
         return ZOOM_CAPABILITIES
 

@@ -121,9 +121,24 @@ class PollAnswerRecord:
 
 @dataclass(frozen=True, slots=True)
 class PastParticipant:
+    """One row of a past meeting's participants: one row per join, so a person who rejoined
+    appears more than once. ``duration`` is in seconds."""
+
     id: str | None
     name: str
     email: str | None
+    user_id: str | None = None
+    join_time: str | None = None
+    leave_time: str | None = None
+    duration: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PastInstance:
+    """An ended occurrence of a meeting (``GET /past_meetings/{meetingId}/instances``)."""
+
+    uuid: str
+    start_time: str | None
 
 
 def meeting_path_id(value: str | int) -> str:
@@ -507,17 +522,39 @@ class ZoomClient:
             body = self._json(await self._request("GET", path, params=params, deadline=deadline))
             for row in body.get("participants") or []:
                 if isinstance(row, dict):
+                    duration = row.get("duration")
                     found.append(
                         PastParticipant(
                             id=_opt_str(row.get("id")),
                             name=str(row.get("name") or ""),
                             email=_opt_str(row.get("user_email")),
+                            user_id=_opt_str(row.get("user_id")),
+                            join_time=_opt_str(row.get("join_time")),
+                            leave_time=_opt_str(row.get("leave_time")),
+                            duration=duration
+                            if isinstance(duration, int) and not isinstance(duration, bool)
+                            else None,
                         )
                     )
             token = body.get("next_page_token") or ""
             if not isinstance(token, str) or not token:
                 return found
         raise ZoomApiError(None, "participants paging did not end")
+
+    async def past_instances(
+        self, meeting_id: str | int, *, deadline: float | None = None
+    ) -> list[PastInstance]:
+        """``GET /past_meetings/{meetingId}/instances``: the meeting's ended occurrences."""
+        response = await self._request(
+            "GET", f"/past_meetings/{meeting_path_id(meeting_id)}/instances", deadline=deadline
+        )
+        found: list[PastInstance] = []
+        for row in self._json(response).get("meetings") or []:
+            if isinstance(row, dict):
+                uuid = _opt_str(row.get("uuid"))
+                if uuid is not None:
+                    found.append(PastInstance(uuid, _opt_str(row.get("start_time"))))
+        return found
 
 
 def _opt_str(value: object) -> str | None:

@@ -42,7 +42,10 @@ class Live:
         return seq
 
     async def fired(self) -> dict[str, float]:
-        return {k: v.total_seconds() / 60 for k, v in (await fired_at(self.rig.db, self.session_id)).items()}
+        return {
+            k: v.total_seconds() / 60
+            for k, v in (await fired_at(self.rig.db, self.session_id)).items()
+        }
 
 
 @pytest.fixture
@@ -218,3 +221,22 @@ async def test_controls_before_the_start_and_after_the_end_are_refused(live: Liv
             await live.engine.control(live.session_id, kind, payload, "producer")
     assert await control_rows(live.rig.db, live.session_id) == rows
 
+
+async def test_a_show_whose_last_cue_comes_before_its_end_is_recorded_ended(
+    store: Database,
+) -> None:
+    show = SMALL_SHOW.replace(
+        "  - id: close\n    kind: commitments", "  - id: close\n    kind: talk"
+    )
+    rig = make_rig(store)
+    engine = rig.engine()
+    session_id = await attach(engine, show, "sim-quiet-end")
+    await engine.start()
+    try:
+        await engine.control(session_id, "start", {}, "test")
+        await run_until(rig, engine, [], T0 + minutes(59))
+        assert (await engine.state(session_id)).status == "running"
+        await run_until(rig, engine, [], T0 + minutes(61))  # last cue at 40m, the end at 60m
+        assert (await engine.state(session_id)).status == "ended"
+    finally:
+        await rig.close()

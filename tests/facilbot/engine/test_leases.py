@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -197,11 +196,12 @@ async def test_a_second_instance_on_one_sqlite_database_is_refused(tmp_path: Pat
             f"try: acquire_instance_lock({url!r})\n"
             "except DatabaseInUse as e: print(e); sys.exit(3)\n"
         )
-        other = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        other = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
         )
-        assert other.returncode == 3, other.stderr
-        assert "another facilbot process" in other.stdout
+        out, _ = await asyncio.wait_for(other.communicate(), timeout=60)
+        assert other.returncode == 3
+        assert "another facilbot process" in out.decode()
     finally:
         await first.close()
     again = await open_database(settings)  # released on close

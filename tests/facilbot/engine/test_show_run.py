@@ -92,4 +92,3 @@ async def test_a_whole_show_fires_every_item_once_in_order(store: Database, prof
         given = meeting.answers[poll.key]
         assert poll.answers == len(given)
         assert poll.counts == dict(Counter(c for choices in given.values() for c in choices))
-

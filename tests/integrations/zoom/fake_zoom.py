@@ -29,6 +29,7 @@ DAILY = (
     "You have reached the maximum daily rate limit for this API. "
     "Refer to the response header for details on when you can make another request."
 )
+NOT_SCHEDULED = "Polls are only available for scheduled meetings."  # wording assumed
 RECORDING_METHODS = {"recording.start", "recording.stop", "recording.pause", "recording.resume"}
 
 
@@ -67,6 +68,7 @@ class FakeMeeting:
 class PastMeeting:
     uuid: str
     id: int
+    start_time: str = "2026-05-04T09:00:00Z"
     participants: list[dict[str, Any]] = field(default_factory=list)
     poll_answers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -111,6 +113,7 @@ class FakeZoom:
         self.log: list[Logged] = []
         self._throttles: deque[_Throttle] = deque()
         self._server_errors = 0
+        self._poll_refusals: deque[str] = deque()
 
     # -- switches -------------------------------------------------------------------------
 
@@ -135,6 +138,11 @@ class FakeZoom:
     def fail_next(self, count: int = 1) -> None:
         """Answer the next ``count`` API calls with 503."""
         self._server_errors += count
+
+    def refuse_next_polls(self, count: int = 1, message: str = NOT_SCHEDULED) -> None:
+        """Refuse the next ``count`` poll creations with 400 (the meeting is not a scheduled
+        meeting, or polling is off for the host), whatever the meeting's type says."""
+        self._poll_refusals.extend(message for _ in range(count))
 
     def revoke_tokens(self) -> None:
         """Invalidate every issued token (what Zoom does when the app's secret is rotated)."""
@@ -199,6 +207,9 @@ class FakeZoom:
                 if isinstance(meeting, Response):
                     return meeting
                 return self._in_meeting(meeting, body)
+        if len(parts) == 3 and parts[0] == "past_meetings" and parts[2] == "instances":
+            if method == "GET" and parts[1].isdigit():
+                return self._instances(int(parts[1]))
         if len(parts) == 3 and parts[0] == "past_meetings" and method == "GET":
             past = self._past(parts[1])
             if isinstance(past, Response):
@@ -210,7 +221,7 @@ class FakeZoom:
                     {
                         "id": past.id,
                         "uuid": past.uuid,
-                        "start_time": "2026-05-04T09:00:00Z",
+                        "start_time": past.start_time,
                         "questions": past.poll_answers,
                     }
                 )
@@ -309,6 +320,8 @@ class FakeZoom:
     def _create_poll(self, meeting: FakeMeeting, body: Any) -> Response:
         if meeting.type == 1:
             return _error(400, 300, "Polls are not available for instant meetings.")
+        if self._poll_refusals:
+            return _error(400, 300, self._poll_refusals.popleft())
         if not isinstance(body, dict):
             return _error(400, 300, "Request Body should be a valid JSON object.")
         title = body.get("title")
@@ -355,6 +368,15 @@ class FakeZoom:
                 return _error(400, 3000, f"Cannot {method}: recording is {meeting.recording}.")
             meeting.recording = after
         return Response(status_code=202)
+
+    def _instances(self, meeting_id: int) -> Response:
+        # Zoom lists ended occurrences only: the past meetings of this id
+        found = [p for p in self.past.values() if p.id == meeting_id]
+        if not found and meeting_id not in self.meetings:
+            return _error(404, 3001, f"Meeting does not exist: {meeting_id}.")
+        return JSONResponse(
+            {"meetings": [{"uuid": p.uuid, "start_time": p.start_time} for p in found]}
+        )
 
     def _participants(self, past: PastMeeting, query: dict[str, str]) -> Response:
         try:
