@@ -7,9 +7,9 @@ Why not APScheduler, the project's chosen scheduler: the database is the truth a
 wakes a session's runner at its next due instant, so one sleeping task per session is all the
 scheduling there is. DESIGN §5 measured the loop's timers at p99 ≈ 1 ms late against
 APScheduler 3.11's ≈ 1.4 ms (≈ 5 ms when 200 fall due together), and its persistent job store
-must never hold cue state. The few periodic jobs (lease heartbeat, ingest sweep, Teams
-subscription sync) are plain loops that also run on the clock tests control. APScheduler would
-add a dependency and a second notion of time without removing any code.
+must never hold cue state. The few periodic jobs (the lease heartbeat, the webhook ingest
+sweep, the Zoom and Teams syncs) are plain loops of a few lines each. APScheduler would add a
+dependency and a second notion of time without removing any code.
 
 The scaled clock runs show time faster than wall time for the demo. The virtual clock only moves
 when a test moves it, so tests never wait and never assert wall-clock times.
