@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facilbot.store import firings as store_firings
 from facilbot.store.firings import FiringClaim, FiringOutcome
@@ -62,15 +63,19 @@ class _Coalescer(Generic[Request, Result]):
         raise NotImplementedError
 
 
+#: Opens a write transaction (the engine's, which queues SQLite writers in-process).
+Begin = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+
 class ClaimBatcher(_Coalescer[FiringClaim, "int | None"]):
-    def __init__(self, engine: AsyncEngine, instance_id: str, now: Callable[[], datetime]) -> None:
+    def __init__(self, begin: Begin, instance_id: str, now: Callable[[], datetime]) -> None:
         super().__init__("claims")
-        self.engine = engine
+        self.begin = begin
         self.instance_id = instance_id
         self.now = now
 
     async def write(self, requests: list[FiringClaim]) -> list[int | None]:
-        async with self.engine.begin() as connection:
+        async with self.begin() as connection:
             claimed = await store_firings.claim_firings(
                 connection, requests, self.instance_id, claimed_at=self.now()
             )
@@ -78,11 +83,11 @@ class ClaimBatcher(_Coalescer[FiringClaim, "int | None"]):
 
 
 class OutcomeBatcher(_Coalescer[FiringOutcome, None]):
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, begin: Begin) -> None:
         super().__init__("outcomes")
-        self.engine = engine
+        self.begin = begin
 
     async def write(self, requests: list[FiringOutcome]) -> list[None]:
-        async with self.engine.begin() as connection:
+        async with self.begin() as connection:
             await store_firings.finish_firings(connection, requests)
         return [None] * len(requests)

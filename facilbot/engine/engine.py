@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facilbot.engine.batch import ClaimBatcher, OutcomeBatcher
 from facilbot.engine.clock import Clock, VirtualClock
@@ -124,8 +126,12 @@ class Engine:
         self.maintenance_interval = maintenance_interval or max(lease_seconds / 3, 0.2)
         self.hub = LiveHub()
         # Runners woken at the same instant claim (and record outcomes) in one transaction.
-        self.claims = ClaimBatcher(db.engine, instance_id, clock.now)
-        self.outcomes = OutcomeBatcher(db.engine)
+        # SQLite has one writer at a time; writers that collide wait in its busy handler,
+        # which sleeps in steps of up to 100 ms. Queue this process's own writers on an
+        # asyncio lock instead, so they take turns without sleeping.
+        self._write_lock = asyncio.Lock() if db.dialect == "sqlite" else None
+        self.claims = ClaimBatcher(self.writing, instance_id, clock.now)
+        self.outcomes = OutcomeBatcher(self.writing)
         self.runners: dict[str, SessionRunner] = {}
         self.counters: Counter[str] = Counter()
         self._on_fired = on_fired
@@ -141,6 +147,16 @@ class Engine:
         if isinstance(clock, VirtualClock):
             clock.add_settler(self.settle)
 
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; on SQLite this process's writers take turns on a lock."""
+        if self._write_lock is None:
+            async with self.db.engine.begin() as connection:
+                yield connection
+            return
+        async with self._write_lock, self.db.engine.begin() as connection:
+            yield connection
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -151,7 +167,7 @@ class Engine:
         if self.db.dialect == "sqlite":
             # One instance per SQLite database (the store's lock enforces it), so every lease
             # left by an earlier process of ours is stale: take them at once.
-            async with self.db.engine.begin() as connection:
+            async with self.writing() as connection:
                 for record in await store_sessions.active_sessions(connection):
                     if record.owner and record.owner != self.instance_id:
                         await leases.release_lease(connection, record.id, record.owner)
@@ -178,7 +194,7 @@ class Engine:
                 await self._listen.close()
             self._listen = None
         if release:
-            async with self.db.engine.begin() as connection:
+            async with self.writing() as connection:
                 for session_id in list(self.runners):
                     await leases.release_lease(connection, session_id, self.instance_id)
         self.runners.clear()
@@ -196,7 +212,7 @@ class Engine:
 
     async def maintain(self) -> None:
         """One heartbeat: renew leases, drop lost sessions, adopt orphans, check versions."""
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             kept = set(await leases.renew_leases(connection, self.instance_id, self.lease_seconds))
             adopted = await leases.adopt_orphans(connection, self.instance_id, self.lease_seconds)
         for session_id in list(self.runners):
@@ -282,7 +298,7 @@ class Engine:
     ) -> tuple[store_shows.ShowVersionRecord, LoadedShow]:
         """Validate and store a show version (same text twice gives the same version)."""
         loaded = load_show_text(text, file=f"{name}.yaml")
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             record, _created = await store_shows.save_show_version(
                 connection,
                 name=name,
@@ -330,7 +346,7 @@ class Engine:
         if not meeting_ref or len(meeting_ref) > 200:
             raise ControlRefused("meeting_ref must be 1–200 characters")
         await self.show_for_version(show_version_id)
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             session_id = await store_sessions.create_session(
                 connection,
                 show_version_id=show_version_id,
@@ -406,7 +422,7 @@ class Engine:
         for ignored in tried.ignored:
             if ignored.index == len(controls):
                 raise ControlRefused(ignored.reason)
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             seq = await store_controls.append_control(connection, session_id, kind, clean, now, by)
         self._forget_controls(session_id)
         self._versions.pop(session_id, None)
@@ -417,13 +433,13 @@ class Engine:
         return seq
 
     async def mark_running(self, session_id: str, at: datetime) -> None:
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             changed = await store_sessions.set_session_status(connection, session_id, "running", at)
         if changed:
             self.hub.publish(session_id, {"type": "status", "status": "running"})
 
     async def mark_ended(self, session_id: str, at: datetime) -> None:
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             changed = await store_sessions.set_session_status(connection, session_id, "ended", at)
             if changed:
                 # Leaves that arrive after the end (Zoom sends meeting.ended first at times)
@@ -434,7 +450,7 @@ class Engine:
 
     async def acknowledge(self, session_id: str, firing_id: int, by: str) -> bool:
         """The producer pressed "done" on a cue (or the bridge confirmed it)."""
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             firing = await store_firings.get_firing(connection, firing_id)
             if firing is None or firing.session_id != session_id:
                 raise UnknownFiring(f"no firing {firing_id} in session {session_id}")
@@ -468,7 +484,7 @@ class Engine:
         platform's raw body, its signature or a token.
         """
         fresh: list[InboundEvent] = []
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             for event in events:
                 new = await store_events.record_platform_event(
                     connection,
@@ -486,7 +502,7 @@ class Engine:
         return fresh
 
     async def processed(self, event: InboundEvent) -> None:
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             await store_events.mark_event_processed(
                 connection, str(event.platform), event.event_id, self.clock.now()
             )
@@ -520,7 +536,7 @@ class Engine:
         if isinstance(event, ChatCommand):
             await self._command(record, event)
             return
-        async with self.db.engine.begin() as connection:
+        async with self.writing() as connection:
             if isinstance(event, ParticipantJoined):
                 person = event.participant
                 pid = await store_participants.upsert_participant(

@@ -81,6 +81,7 @@ class SessionRunner:
         self.late_skipped: set[str] = set()  # prompts the late policy skipped
         self.marked_running = False
         self.lost = False
+        self._cached: tuple[list[Control], LivePlan] | None = None
 
     def poke(self) -> None:
         """Something changed (a control, an event): re-derive the timeline now."""
@@ -98,7 +99,7 @@ class SessionRunner:
             self.fired = {f.key for f in firings}
             self.late_skipped = {f.key for f in firings if f.status == "skipped"}
             show = await engine.show_for_version(record.show_version_id)
-            async with engine.db.engine.begin() as connection:
+            async with engine.writing() as connection:
                 interrupted = await store_firings.mark_interrupted(connection, self.session_id)
                 if record.status == "attached":
                     await store_sessions.set_session_status(
@@ -128,7 +129,7 @@ class SessionRunner:
             self.wake.clear()
             controls = await engine.controls(self.session_id)
             now = engine.clock.now()
-            plan = live_plan(show, controls, now)
+            plan, fresh = self._timeline(show, controls, now)
             if plan.status in ("running", "paused") and not self.marked_running:
                 # Once per runner, not on every wake: a write per wake costs every session.
                 await engine.mark_running(self.session_id, now)
@@ -138,7 +139,10 @@ class SessionRunner:
                     break
                 # Only "due": before the start every item is a forecast, and items released
                 # during the current pause wait for the resume (both are "upcoming").
-                if item.state != "due" or item.key in self.fired:
+                due = item.state == "due" or (
+                    not fresh and item.state == "upcoming" and item.due <= now
+                )
+                if not due or item.key in self.fired:
                     continue
                 await self._fire(show, plan, item, platform, meeting_ref)
                 if self.lost:
@@ -162,6 +166,30 @@ class SessionRunner:
                 # Nothing left to fire, but the show runs on: wake at its end to record it.
                 next_due = plan.end
             await self._sleep(next_due)
+
+    def _timeline(
+        self, show: Show, controls: list[Control], now: datetime
+    ) -> tuple[LivePlan, bool]:
+        """The plan, and whether it was derived just now.
+
+        While the show runs and no control is added, the timeline does not move: only which
+        items are due changes with the clock. So the plan derived at the last control is reused
+        until the show's end, and a burst of sessions waking at the same instant costs a
+        comparison each instead of a re-plan each. Waiting and paused shows move with the clock
+        and are always re-derived. (``engine.controls`` hands out the same list object until
+        the log changes.)
+        """
+        cached = self._cached
+        if (
+            cached is not None
+            and cached[0] is controls
+            and cached[1].status == "running"
+            and now < cached[1].end
+        ):
+            return cached[1], False
+        plan = live_plan(show, controls, now)
+        self._cached = (controls, plan)
+        return plan, True
 
     async def _sleep(self, until: datetime | None) -> None:
         if self.wake.is_set():
