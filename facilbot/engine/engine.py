@@ -208,7 +208,12 @@ class Engine:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("maintenance pass failed (%s); will retry", type(error).__name__)
+                cause = getattr(error, "orig", None) or error
+                log.warning(
+                    "maintenance pass failed (%s: %s); will retry",
+                    type(error).__name__,
+                    type(cause).__name__,
+                )
 
     async def maintain(self) -> None:
         """One heartbeat: renew leases, drop lost sessions, adopt orphans, check versions."""

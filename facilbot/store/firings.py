@@ -133,6 +133,7 @@ async def claim_firings(
             _sessions.c.owner == instance_id,
             _sessions.c.lease_until > db_now(dialect),
         )
+        .order_by(_sessions.c.id)  # the same lock order as the lease heartbeat
         .with_for_update(read=True)  # FOR SHARE on PostgreSQL; nothing on SQLite
     )
     held = set((await connection.execute(leased)).scalars())
