@@ -208,7 +208,10 @@ class Engine:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                # The driver's own exception names the cause (e.g. DeadlockDetectedError); its
+                # message may quote data, so only the type is logged.
                 cause = getattr(error, "orig", None) or error
+                cause = cause.__cause__ or cause
                 log.warning(
                     "maintenance pass failed (%s: %s); will retry",
                     type(error).__name__,

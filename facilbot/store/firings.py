@@ -119,22 +119,22 @@ async def claim_firings(
 
     The rule of :func:`claim_firing`, for a batch: only cues never claimed before, of sessions
     on which ``instance_id`` holds a live lease. The leases are checked first in the same
-    transaction, with the session rows share-locked on PostgreSQL until commit (SQLite
-    transactions are already serialised), so no other instance can take a lease over between
-    the check and the insert; the inserts then go in multi-row batches.
+    transaction, on the database clock, then the inserts go in multi-row batches. Whatever
+    races with it, the UNIQUE (session_id, key) lets each cue be claimed once.
     """
     if not claims:
         return {}
     dialect = connection.dialect.name
     leased = (
-        select(_sessions.c.id)
-        .where(
+        select(_sessions.c.id).where(
             _sessions.c.id.in_(sorted({claim.session_id for claim in claims})),
             _sessions.c.owner == instance_id,
             _sessions.c.lease_until > db_now(dialect),
         )
-        .order_by(_sessions.c.id)  # the same lock order as the lease heartbeat
-        .with_for_update(read=True)  # FOR SHARE on PostgreSQL; nothing on SQLite
+        # No row lock: share-locking the sessions here deadlocked with the lease heartbeat's
+        # UPDATE of the same rows. The check is then as atomic as claim_firing's single
+        # statement (a snapshot read); a claim can never be doubled either way: the
+        # UNIQUE (session_id, key) decides.
     )
     held = set((await connection.execute(leased)).scalars())
     rows = [

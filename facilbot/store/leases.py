@@ -60,24 +60,13 @@ async def renew_leases(connection: AsyncConnection, instance_id: str, seconds: f
     A lease that already ran out is not renewed here: another instance may have adopted it.
     """
     dialect = connection.dialect.name
-    # Lock the rows in id order first: claims share-lock the same rows in id order, and two
-    # transactions taking the same rows in different orders deadlock on PostgreSQL.
-    mine = (
-        select(_sessions.c.id)
+    rows = await connection.execute(
+        update(_sessions)
         .where(
             _sessions.c.owner == instance_id,
             _sessions.c.status != "ended",
             _sessions.c.lease_until > db_now(dialect),
         )
-        .order_by(_sessions.c.id)
-        .with_for_update()
-    )
-    held = list((await connection.execute(mine)).scalars())
-    if not held:
-        return []
-    rows = await connection.execute(
-        update(_sessions)
-        .where(_sessions.c.id.in_(held), _sessions.c.owner == instance_id)
         .values(lease_until=db_now(dialect, seconds))
         .returning(_sessions.c.id)
     )
