@@ -75,6 +75,7 @@ log = logging.getLogger("facilbot.engine")
 
 CONTROL_KINDS = ("start", "pause", "resume", "extend", "skip", "jump", "fire", "break", "end")
 PLATFORMS = ("sim", "zoom", "teams")
+ADOPT_LIMIT = 2000
 
 
 def to_control(kind: str, payload: Mapping[str, Any], at: datetime) -> Control:
@@ -222,7 +223,12 @@ class Engine:
         """One heartbeat: renew leases, drop lost sessions, adopt orphans, check versions."""
         async with self.writing() as connection:
             kept = set(await leases.renew_leases(connection, self.instance_id, self.lease_seconds))
-            adopted = await leases.adopt_orphans(connection, self.instance_id, self.lease_seconds)
+            # Up to ADOPT_LIMIT orphans a pass: a dead instance's sessions are taken over in
+            # one heartbeat, not a hundred at a time (SKIP LOCKED splits them between
+            # survivors).
+            adopted = await leases.adopt_orphans(
+                connection, self.instance_id, self.lease_seconds, limit=ADOPT_LIMIT
+            )
         for session_id in list(self.runners):
             runner = self.runners[session_id]
             if session_id not in kept and session_id not in adopted:
@@ -240,7 +246,9 @@ class Engine:
             if self._versions.get(session_id) != version:
                 self._versions[session_id] = version
                 self._forget_controls(session_id)
-                self.runners[session_id].poke()
+                owned = self.runners.get(session_id)  # it may have ended meanwhile
+                if owned is not None:
+                    owned.poke()
 
     def _start_runner(self, session_id: str) -> None:
         runner = SessionRunner(self, session_id)
