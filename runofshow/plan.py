@@ -18,7 +18,8 @@ How controls act (all at their own moment; what was already due stays as it was)
 * ``Extend``: the current segment's end (and what hangs on it: closes, warnings) and everything
   after it move; cut below what has run, it ends the segment now, like ``Skip``.
 * ``Skip``/``Jump``/``End``: unfired items are skipped, except closers of something already
-  opened (an open poll, open rooms, a running break), which happen at that moment. A segment run
+  opened (an open poll, open rooms, a running break), which happen at that moment.
+  An ``End`` during a pause also skips what the pause was holding (bar such closers). A segment run
   again after a jump back gets the run suffix in its keys: ``debrief#2``, ``debrief-1#2@close``.
 * ``FireNow``: the cue fires at once (even while paused) and its closers keep their distance.
 * ``CallBreak``: the current segment is interrupted (it continues after the break, in a second
@@ -773,6 +774,7 @@ class _Sim:
         self._begin(brk, 0, s)
 
     def _end(self, s: int, at: datetime) -> None:
+        held = len(self.pauses) if self.paused else None
         if self.paused:  # the show ends at the End, not when the pause would have ended
             self.paused = False
             self.pauses[-1] = max(0, _us(at - self.pause_real))
@@ -786,6 +788,24 @@ class _Sim:
         self.guard = None
         self.ended = True
         self.t = s
+        if held is not None:
+            self._drop_held(held)
+
+    def _drop_held(self, epoch: int) -> None:
+        """End during a pause: what the pause held never fires, except closers of what is open.
+
+        Items released during the pause (by a Skip, Jump, ... or by this End) were "upcoming"
+        until now, so skipping them changes no past. A closer of something the pause held (a poll
+        released and then ended) goes with it.
+        """
+        dropped: set[str] = set()
+        for it in self.items:  # in emission order: an opener comes before its closers
+            if it.epoch != epoch or it.real is not None or it.skipped:
+                continue
+            if it.action in CLOSERS and it.closes not in dropped:
+                continue
+            it.skipped = True
+            dropped.add(it.key)
 
     # -- guards -------------------------------------------------------------------------------
 

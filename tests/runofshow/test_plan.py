@@ -285,6 +285,50 @@ def test_fire_now_while_paused_fires_at_once_and_skip_waits_for_resume() -> None
     assert due(resumed, "talk-1@close") == 14 and due(resumed, "rooms@open") == 14
 
 
+def test_end_during_a_pause_skips_what_the_pause_held_but_closes_the_open_poll() -> None:
+    show = Show.model_validate(
+        {
+            "title": "t",
+            "duration": 15 * MIN,
+            "segments": [
+                {
+                    "id": "open",
+                    "kind": "connection",
+                    "duration": 5 * MIN,
+                    "cues": [
+                        {"at": 0, "say": "Hello"},
+                        {
+                            "at": MIN,
+                            "poll": {"question": "q", "options": ["a", "b"], "open_for": 600},
+                        },
+                    ],
+                },
+                {
+                    "id": "talk",
+                    "kind": "talk",
+                    "duration": 10 * MIN,
+                    "cues": [{"at": 0, "say": "x"}],
+                },
+            ],
+        }
+    )
+    held = [Start(T0), Pause(at(2)), Jump(at(3), "open")]
+    waiting = live_plan(show, held, at(5))
+    assert waiting.item("open-1#2").state == "upcoming"  # type: ignore[union-attr]
+    p = live_plan(show, [*held, End(at(9))], at(10))
+    assert p.status == "ended" and p.end == at(9)
+    assert due(p, "open-2@close") == 9 and p.item("open-2@close").state == "due"  # type: ignore[union-attr]
+    late = [i.key for i in p.items if i.state == "due" and minutes(i.due) >= 9]
+    assert late == ["open-2@close"]
+    for key in ("open-1#2", "open-2#2", "open-2#2@close", "talk-1"):
+        assert p.item(key).state == "skipped", key  # type: ignore[union-attr]
+    # The same through a Skip, and for the rooms a Skip during a pause released.
+    skipped = live_plan(WORKSHOP, [Start(T0), Pause(at(11)), Skip(at(12)), End(at(14))], at(15))
+    assert due(skipped, "talk-1@close") == 14 and skipped.item("talk-1@close").state == "due"  # type: ignore[union-attr]
+    assert skipped.item("rooms@open").state == "skipped"  # type: ignore[union-attr]
+    assert skipped.item("rooms@close").state == "skipped"  # type: ignore[union-attr]
+
+
 # --- guards ---------------------------------------------------------------------------------
 
 

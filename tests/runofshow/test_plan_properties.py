@@ -22,7 +22,7 @@ from runofshow.controls import (
 )
 from runofshow.durations import parse_duration
 from runofshow.model import Show
-from runofshow.plan import LivePlan, live_plan, plan
+from runofshow.plan import CLOSERS, LivePlan, live_plan, plan
 from runofshow.schedule import Stretch, interaction_gaps, static_schedule, stretch_ok
 
 T0 = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
@@ -166,6 +166,22 @@ def test_the_past_never_changes_when_a_control_is_appended(data: st.DataObject) 
                 item,
                 after,
             )
+
+
+@PROPS
+@given(st.data())
+def test_end_makes_nothing_new_due_but_closers(data: st.DataObject) -> None:
+    """After an End at T only closers (of what is open) are newly due; a pause's hold is dropped."""
+    show = data.draw(shows())
+    kinds = ("pause", "pause", "resume", "jump", "skip", "extend", "fire", "break")
+    controls, _ = data.draw(logs(show, kinds))
+    end = controls[-1].at + timedelta(seconds=data.draw(st.integers(0, 20 * 60)))
+    later = end + timedelta(seconds=data.draw(st.integers(0, 6 * 3600)))
+    ended = live_plan(show, [*controls, End(end)], later)
+    before = {i.key: i.due for i in live_plan(show, controls, end).due_items()}
+    for item in ended.due_items():
+        if item.due >= end and item.action not in CLOSERS:
+            assert before.get(item.key) == item.due, (item, ended.items)
 
 
 @PROPS
