@@ -10,16 +10,14 @@ UUIDs.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
 
 from facilbot import zoom_store
-from facilbot.api.deps import DB, Caller
+from facilbot.api.deps import DB, Caller, SessionId
 from facilbot.api.errors import not_found
 from facilbot.store import sessions as store_sessions
 from facilbot.store.db import reading
@@ -142,7 +140,7 @@ def _results_status(
 async def zoom_report(
     db: DB,
     caller: Caller,
-    session_id: Annotated[uuid.UUID, Path(description="the session's id (a UUID)")],
+    session_id: SessionId,
 ) -> ZoomReportOut:
     async with reading(db.engine) as connection:
         record = await store_sessions.get_session(connection, str(session_id))

@@ -13,11 +13,12 @@ do their own authentication.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facilbot.api.errors import ApiError
@@ -118,3 +119,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 Caller = Annotated[Principal, Depends(require(Role.viewer))]
 Facilitator = Annotated[Principal, Depends(require(Role.facilitator))]
 Producer = Annotated[Principal, Depends(require(Role.producer))]
+
+
+#: A session id in a path: a UUID, so a malformed one is a 422 before any lookup.
+SessionId = Annotated[uuid.UUID, Path(description="the session's id (a UUID)")]

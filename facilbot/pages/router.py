@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from facilbot.api.body import JsonContent
-from facilbot.api.deps import DB, EngineDep, Producer, SettingsDep
+from facilbot.api.deps import DB, EngineDep, Producer, SessionId, SettingsDep
 from facilbot.api.errors import ApiError, not_found
 from facilbot.engine.engine import Engine
 from facilbot.pages import bridge, companion, headers, sse
@@ -40,7 +40,6 @@ from facilbot.store.db import Database, reading
 
 router = APIRouter(tags=["pages"])
 
-SessionId = Annotated[uuid.UUID, Path(description="the session's id (a UUID)")]
 RequestId = Annotated[str, Path(max_length=20, description="the bridge request's id")]
 Keepalive = Annotated[float, Query(ge=1, le=300, description="seconds between keep-alive comments")]
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"

@@ -22,16 +22,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from facilbot.api.body import JsonContent
-from facilbot.api.deps import DB, Caller, Producer
+from facilbot.api.deps import DB, Caller, Producer, SessionId
 from facilbot.api.errors import ApiError, not_found
 from facilbot.store import sessions as store_sessions
 from facilbot.store.db import reading
@@ -360,7 +359,7 @@ class AttendanceReportOut(BaseModel):
 async def teams_attendance(
     db: DB,
     caller: Caller,
-    session_id: Annotated[uuid.UUID, Path(description="the session's id (a UUID)")],
+    session_id: SessionId,
 ) -> AttendanceReportOut:
     async with reading(db.engine) as connection:
         record = await store_sessions.get_session(connection, str(session_id))

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from facilbot.api.body import JsonContent
-from facilbot.api.deps import DB, Caller, EngineDep, Producer
+from facilbot.api.deps import DB, Caller, EngineDep, Producer, SessionId
 from facilbot.api.errors import ApiError, not_found
 from facilbot.engine.state import SessionState
 from facilbot.store import activity
@@ -37,7 +37,6 @@ MAX_ID = 2**31 - 1
 #: An SSE comment this often keeps proxies from closing an idle stream.
 KEEPALIVE_SECONDS = 15.0
 
-SessionId = Annotated[uuid.UUID, Path(description="the session's id (a UUID)")]
 FiringId = Annotated[int, Path(ge=1, le=MAX_ID, description="the firing's id")]
 Text = Annotated[
     str,
