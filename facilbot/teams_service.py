@@ -28,7 +28,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select, update
 
 from facilbot import teams_store
-from facilbot.engine.clock import VirtualClock
+from facilbot.background import BackgroundWork
 from facilbot.engine.engine import Engine
 from facilbot.settings import Settings, SettingsError
 from facilbot.store import participants as store_participants
@@ -187,7 +187,7 @@ def chat_of_resource(resource: str) -> str | None:
     return match[1] or match[2]
 
 
-class TeamsRuntime:
+class TeamsRuntime(BackgroundWork):
     """Everything Teams needs while the service runs (one per process)."""
 
     def __init__(
@@ -209,6 +209,7 @@ class TeamsRuntime:
             raise SettingsError("Teams needs FACILBOT_TEAMS_APP_ID, _APP_PASSWORD and _TENANT_ID")
         assert settings.teams_app_id and settings.teams_tenant_id
         assert settings.teams_app_password is not None
+        super().__init__(engine.clock, label="Teams", log=log, sync_interval=sync_interval)
         self.settings = settings
         self.engine = engine
         self.adapter = adapter
@@ -246,23 +247,13 @@ class TeamsRuntime:
         )
         self._graph = graph
         self.ingest: WebhookIngest | None = None
-        self.sync_interval = sync_interval
         self.renew_margin = renew_margin
         self.attendance_delay = attendance_delay
         self.attendance_attempts = attendance_attempts
         self.results_flush_after = results_flush_after
-        self.counters: dict[str, int] = {}
         self._known: dict[str, tuple[str, str | None]] = {}  # meeting_ref -> (url, meeting id)
         self._renewals: dict[str, asyncio.Task[None]] = {}  # meeting_ref -> renewal task
         self._flushes: dict[str, asyncio.Task[None]] = {}  # poll key -> pending results flush
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._sync_lock = asyncio.Lock()
-        self._busy = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-        if isinstance(engine.clock, VirtualClock):
-            engine.clock.add_settler(self.settle)
 
     # -- life ------------------------------------------------------------------------------
 
@@ -276,68 +267,12 @@ class TeamsRuntime:
                 self._known[row.meeting_ref] = (row.service_url, row.teams_meeting_id)
             if row.subscription_id and row.subscription_expires_at:
                 self._schedule_renewal(row.meeting_ref, row.subscription_expires_at)
-        if self.sync_interval:
-            self._loop_task = asyncio.create_task(self._sync_loop(), name="facilbot-teams-sync")
+        await super().start()
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *self._renewals.values(), *self._flushes.values()]
-        if self._loop_task is not None:
-            tasks.append(self._loop_task)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._cancel([*self._renewals.values(), *self._flushes.values()])
         self._renewals.clear()
         self._flushes.clear()
-        self._loop_task = None
-
-    async def settle(self) -> None:
-        """Return once no Teams work is running (the virtual clock waits on this in tests)."""
-        for _ in range(1000):
-            for _ in range(5):
-                await asyncio.sleep(0)
-            if self._busy == 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), 5)
-
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
-        """Run ``work`` after the HTTP answer; failures are logged by type, never raised."""
-        self._enter()
-
-        async def run() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("Teams %s failed (%s)", name, type(error).__name__)
-            finally:
-                self._leave()
-
-        task = asyncio.create_task(run(), name=f"facilbot-teams-{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def count(self, name: str) -> None:
-        self.counters[name] = self.counters.get(name, 0) + 1
-
-    def _enter(self) -> None:
-        self._busy += 1
-        self._idle.clear()
-
-    def _leave(self) -> None:
-        self._busy -= 1
-        if self._busy == 0:
-            self._idle.set()
-
-    @contextlib.asynccontextmanager
-    async def _working(self) -> AsyncIterator[None]:
-        self._enter()
-        try:
-            yield
-        finally:
-            self._leave()
 
     async def graph(self) -> TeamsGraph:
         """The Graph client, built on first use; the SDK is imported in a worker thread."""
@@ -412,18 +347,6 @@ class TeamsRuntime:
             self._flushes.pop(poll_key, None)
 
     # -- sync -------------------------------------------------------------------------------
-
-    async def _sync_loop(self) -> None:
-        # Runs on real time, like the engine's maintenance: attaches and ends are noticed here.
-        assert self.sync_interval
-        while True:
-            try:
-                await self.sync()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("Teams sync failed (%s); will retry", type(error).__name__)
-            await asyncio.sleep(self.sync_interval)
 
     async def sync(self) -> None:
         """Wire the chats of the Teams sessions this instance runs; unwire finished ones."""

@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from facilbot import zoom_store
-from facilbot.engine.clock import VirtualClock
+from facilbot.background import BackgroundWork
 from facilbot.engine.engine import Engine
 from facilbot.store import activity
 from facilbot.store import participants as store_participants
@@ -381,7 +381,7 @@ def map_answers(
 # -- the runtime -----------------------------------------------------------------------------
 
 
-class ZoomRuntime:
+class ZoomRuntime(BackgroundWork):
     """The Zoom REST channel's work while the service runs (one per process)."""
 
     def __init__(
@@ -400,10 +400,10 @@ class ZoomRuntime:
         stale_prepare: float = 600.0,
         recent: timedelta = timedelta(days=2),
     ) -> None:
+        super().__init__(engine.clock, label="Zoom", log=log, sync_interval=sync_interval)
         self.engine = engine
         self.adapter = adapter
         self.clock = engine.clock
-        self.sync_interval = sync_interval
         self.results_delay = results_delay
         self.results_attempts = results_attempts
         self.results_backoff = results_backoff
@@ -413,84 +413,19 @@ class ZoomRuntime:
         self.call_deadline = call_deadline
         self.stale_prepare = stale_prepare
         self.recent = recent
-        self.counters: dict[str, int] = {}
         self._running: set[str] = set()  # "prepare:<id>" / "results:<id>" under way here
         self._timers: dict[str, tuple[datetime, asyncio.Task[None]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._sync_lock = asyncio.Lock()
-        self._busy = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-        if isinstance(engine.clock, VirtualClock):
-            engine.clock.add_settler(self.settle)
 
     # -- life ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        if self.sync_interval:
-            self._loop_task = asyncio.create_task(self._sync_loop(), name="facilbot-zoom-sync")
-
     async def stop(self) -> None:
-        tasks = [*self._tasks, *(task for _, task in self._timers.values())]
-        if self._loop_task is not None:
-            tasks.append(self._loop_task)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._cancel([task for _, task in self._timers.values()])
         self._timers.clear()
         self._running.clear()
-        self._loop_task = None
 
-    async def settle(self) -> None:
-        """Return once no Zoom work is running (the virtual clock waits on this in tests)."""
-        for _ in range(1000):
-            for _ in range(5):
-                await asyncio.sleep(0)
-            if self._busy == 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), 5)
-
-    def count(self, name: str) -> None:
-        self.counters[name] = self.counters.get(name, 0) + 1
-
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
-        """Run ``work`` in the background; failures are logged by type, never raised."""
-        self._enter()
-
-        async def run() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                self.count("failed")
-                log.warning("Zoom %s failed (%s)", name, type(error).__name__)
-            finally:
-                self._leave()
-
-        task = asyncio.create_task(run(), name=f"facilbot-zoom-{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _enter(self) -> None:
-        self._busy += 1
-        self._idle.clear()
-
-    def _leave(self) -> None:
-        self._busy -= 1
-        if self._busy == 0:
-            self._idle.set()
-
-    @contextlib.asynccontextmanager
-    async def _working(self) -> AsyncIterator[None]:
-        self._enter()
-        try:
-            yield
-        finally:
-            self._leave()
+    def _failed(self, name: str, error: Exception) -> None:
+        self.count("failed")
+        super()._failed(name, error)
 
     def _wake_at(self, name: str, when: datetime) -> None:
         """Sync again at ``when`` on the engine's clock (one timer per name)."""
@@ -534,19 +469,6 @@ class ZoomRuntime:
         self.count("instances_seen")
 
     # -- sync ------------------------------------------------------------------------------
-
-    async def _sync_loop(self) -> None:
-        # Real time, like the Teams runtime: attaches and ends are noticed here; what is due
-        # later is woken on the engine's clock by _wake_at.
-        assert self.sync_interval
-        while True:
-            try:
-                await self.sync()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("Zoom sync failed (%s); will retry", type(error).__name__)
-            await asyncio.sleep(self.sync_interval)
 
     async def sync(self) -> None:
         """Prepare new owned Zoom sessions; schedule and run the post-meeting fetches."""

@@ -115,9 +115,19 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
     show = loaded.show
     findings = [f for f in lint(loaded) if f.severity in ("error", "warning")]
 
+    closed = {"pipe": False}
+
     def say(text: str) -> None:
-        if not quiet:
+        # Progress goes on even when the reader went away (``facilbot demo | head``): stop
+        # printing, let the show finish and the database close cleanly.
+        if quiet or closed["pipe"]:
+            return
+        try:
             print(text, file=out, flush=True)
+        except BrokenPipeError:
+            closed["pipe"] = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
 
     say(f"facilbot demo — {show.title}")
     say(
@@ -138,8 +148,19 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
     def offset() -> str:
         return _clock((clock.now() - start_at).total_seconds())
 
+    titles = {s.id: (s.title or s.id, str(s.kind)) for s in show.segments}
+    shown = {"segment": ""}  # the segment whose header was printed last
+
+    def header(segment_id: str, detail: str = "") -> None:
+        if segment_id and segment_id != shown["segment"]:
+            shown["segment"] = segment_id
+            title, kind = titles.get(segment_id, ("Break", "break"))
+            say(f"  {offset()}  ── {title} ({kind}){detail}")
+
     def fired(f: Fired) -> None:
         late.append(f.late_ms / args.speed)  # real milliseconds
+        if not f.action.endswith(("_close", "_end")):
+            header(f.segment_id)
         mark = {"sent": "▶", "skipped": "⤼", "failed": "✗"}.get(f.status, "•")
         via = f" via {f.channel}" if f.channel else ""
         say(f"  {offset()}  {mark} {f.what}{via}")
@@ -171,7 +192,6 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
         say("")
         meeting.start(clock.now())
         names = {p.id: p.participant.name for p in scenario.participants}
-        current_segment = None
         while True:
             events = meeting.advance_to(clock.now())
             for event in await engine.accept(events):
@@ -188,17 +208,13 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
                     say(f"  {offset()}  meeting ended")
             state = await engine.state(session_id)
             segment = state.current_segment
-            if segment is not None and segment.id != current_segment:
-                current_segment = segment.id
+            if segment is not None and segment.id != shown["segment"]:
                 left = state.segment_time_left_seconds or 0
                 nxt = state.next_item
-                upcoming = (
-                    f"; next: {nxt.what} in {_clock(nxt.countdown_seconds or 0)}" if nxt else ""
-                )
-                say(
-                    f"  {offset()}  ── {segment.title or segment.id} ({segment.kind}), "
-                    f"{_clock(left)} left{upcoming}"
-                )
+                upcoming = ""
+                if nxt is not None:
+                    upcoming = f"; next: {nxt.what} in {_clock(nxt.countdown_seconds or 0)}"
+                header(segment.id, f", {_clock(left)} left{upcoming}")
             if state.status == "ended":
                 break
             wake = meeting.next_due()

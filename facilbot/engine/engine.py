@@ -305,7 +305,12 @@ class Engine:
             },
         )
         if self._on_fired is not None:
-            self._on_fired(fired)
+            try:
+                self._on_fired(fired)
+            except Exception as error:
+                # An observer's failure (a closed pipe under the demo, say) must never stop
+                # the session's runner.
+                log.warning("on_fired observer failed (%s)", type(error).__name__)
 
     # -- shows -----------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class Fired:
     status: str
     channel: str | None
     late_ms: float
+    segment_id: str = ""
 
 
 def window_end(plan: LivePlan, item: PlannedItem) -> datetime | None:
@@ -317,7 +318,9 @@ class SessionRunner:
     def _announce(
         self, item: PlannedItem, what: str, status: str, channel: str | None, late_ms: float
     ) -> None:
-        fired = Fired(self.session_id, item.key, item.action, what, status, channel, late_ms)
+        fired = Fired(
+            self.session_id, item.key, item.action, what, status, channel, late_ms, item.segment_id
+        )
         self.engine.on_fired(fired)
 
     async def _claim_refused(self, key: str) -> None:
