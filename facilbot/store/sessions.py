@@ -124,3 +124,14 @@ async def set_session_status(
     if result.rowcount == 0 and await get_session(connection, session_id) is None:
         raise UnknownSession(session_id)
     return result.rowcount == 1
+
+
+async def ended_sessions(connection: AsyncConnection, limit: int = 100) -> list[SessionRecord]:
+    """The most recently ended sessions, newest first (what reports and reviews look at)."""
+    rows = await connection.execute(
+        select(_sessions)
+        .where(_sessions.c.status == "ended")
+        .order_by(_sessions.c.ended_at.desc(), _sessions.c.id)
+        .limit(limit)
+    )
+    return [SessionRecord(**row._mapping) for row in rows]

@@ -211,10 +211,23 @@ async def attach(
     return SessionOut.of(await _session(db, uuid.UUID(session_id)))
 
 
-@router.get("", summary="Sessions not ended yet, oldest first")
-async def list_sessions(db: DB, caller: Caller) -> list[SessionOut]:
+@router.get(
+    "",
+    summary="Sessions not ended yet, oldest first; or the last ones that ended (?ended=true)",
+)
+async def list_sessions(
+    db: DB,
+    caller: Caller,
+    ended: Annotated[
+        bool, Query(description="list the most recently ended sessions instead, newest first")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=500, description="with ended=true: how many")] = 100,
+) -> list[SessionOut]:
     async with reading(db.engine) as connection:
-        records = await stored.active_sessions(connection)
+        if ended:
+            records = await stored.ended_sessions(connection, limit)
+        else:
+            records = await stored.active_sessions(connection)
     return [SessionOut.of(record) for record in records]
 
 

@@ -312,3 +312,17 @@ async def test_malformed_firing_ids(api: Api, firing: str) -> None:
     )
     assert response.status_code == 422
     assert response.json()["fields"][0]["field"] == "path.firing_id"
+
+
+async def test_ended_sessions_are_listed_on_request(api: Api) -> None:
+    running = await api.attach(await api.upload())
+    finished = await api.attach(await api.upload())
+    assert (await control(api, finished, {"kind": "end"})).status_code == 200
+    await api.clock.advance(1)
+    active = await api.client.get("/sessions", headers=api.auth(Role.viewer))
+    assert [s["id"] for s in active.json()] == [running]
+    ended = await api.client.get("/sessions?ended=true", headers=api.auth(Role.viewer))
+    assert ended.status_code == 200, ended.text
+    assert [(s["id"], s["status"]) for s in ended.json()] == [(finished, "ended")]
+    bad = await api.client.get("/sessions?ended=true&limit=0", headers=api.auth(Role.viewer))
+    assert bad.status_code == 422
