@@ -23,8 +23,8 @@ from facilbot.store import sessions as store_sessions
 from facilbot.store.db import reading
 from facilbot.store.firings import FiringClaim, FiringOutcome
 from facilbot.store.participants import present_now
-from integrations.contract import Carrier, Channel, Participant, Role
-from integrations.routing import channels_for, route
+from integrations.contract import Action, Carrier, Channel, Participant, ProducerCue, Role
+from integrations.routing import channels_for, route, to_producer_cue
 from runofshow.controls import Control
 from runofshow.model import Show
 from runofshow.plan import LivePlan, PlannedItem, live_plan
@@ -51,6 +51,20 @@ class Fired:
     channel: str | None
     late_ms: float
     segment_id: str = ""
+
+
+def _renderer(adapter: object, meeting_ref: str) -> Callable[[Action], ProducerCue] | None:
+    """The platform's own producer-cue wording when its adapter offers one (Teams names the
+    menus to click), falling back to the generic one."""
+    own = getattr(adapter, "producer_cue", None)
+    if own is None:
+        return None
+
+    def render(action: Action) -> ProducerCue:
+        cue = own(meeting_ref, action)
+        return cue if isinstance(cue, ProducerCue) else to_producer_cue(action)
+
+    return render
 
 
 def window_end(plan: LivePlan, item: PlannedItem) -> datetime | None:
@@ -268,7 +282,12 @@ class SessionRunner:
         else:
             order = (Channel.producer_cue,)
         result = await route(
-            meeting_ref, built.action, order, carriers, timeout=engine.channel_timeout
+            meeting_ref,
+            built.action,
+            order,
+            carriers,
+            timeout=engine.channel_timeout,
+            render=_renderer(adapter, meeting_ref),
         )
         delivery = result.delivery
         attempts: list[dict[str, object]] = [

@@ -182,6 +182,12 @@ class TeamsAdapter:
                 raise ChannelError("a producer cue is not carried by the Teams bot")
         raise ChannelError(f"unknown action {type(action).__name__}")  # pragma: no cover
 
+    def producer_cue(self, meeting_ref: str, action: Action) -> ProducerCue | None:
+        """Teams' own wording for what the producer must do by hand (rooms), else None."""
+        if isinstance(action, OpenBreakouts):
+            return self.breakout_cue(meeting_ref, action)
+        return None
+
     def breakout_cue(self, meeting_ref: str, action: OpenBreakouts) -> ProducerCue:
         """The producer's instructions for rooms Teams will not open for us."""
         names = self._meetings[meeting_ref].names if meeting_ref in self._meetings else {}

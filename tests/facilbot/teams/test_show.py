@@ -172,6 +172,8 @@ async def test_a_whole_show_in_a_teams_meeting(h: Harness) -> None:
     assert rooms.channel == "producer_cue" and rooms.outcome == "pending"
     cue = next(a for a in rooms.attempts if "producer_cue" in a)
     listed = cue["paste"]
+    # Teams' own wording: the producer is told which menus to use.
+    assert "in Teams (Rooms > Create rooms" in cue["producer_cue"]
     assert listed.count("Room") == 2
     for name in ("Ana Alves", "Ben Berg", "Cleo Chan", "Dev Das"):
         assert name in listed
