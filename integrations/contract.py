@@ -65,12 +65,12 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MeetingStarted(Event):
-    pass
+    """The meeting began (Zoom ``meeting.started``, Teams ``meetingStart``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MeetingEnded(Event):
-    pass
+    """The meeting ended for everyone."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

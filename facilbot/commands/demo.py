@@ -104,7 +104,6 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
         MeetingEnded,
         ParticipantJoined,
         ParticipantLeft,
-        PollAnswer,
     )
     from integrations.sim import SimAdapter, SimWorld, default_scenario
     from runofshow.lint import lint
@@ -202,8 +201,6 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
                     say(f"  {offset()}  - {names.get(event.participant_id, '?')} left")
                 elif isinstance(event, ChatMessage) and meeting.collecting_commitments:
                     say(f"  {offset()}  ✎ {event.sender_name}: {event.text}")
-                elif isinstance(event, PollAnswer):
-                    pass
                 elif isinstance(event, MeetingEnded):
                     say(f"  {offset()}  meeting ended")
             state = await engine.state(session_id)

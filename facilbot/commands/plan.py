@@ -27,7 +27,7 @@ _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
 class UsageError(ValueError):
-    pass
+    """A command-line option that cannot be used; the message says how to write it."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ claim as a single one (``store.firings.claim_firings``).
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -28,7 +29,7 @@ Result = TypeVar("Result")
 MAX_BATCH = 500
 
 
-class _Coalescer(Generic[Request, Result]):
+class _Coalescer(ABC, Generic[Request, Result]):
     """Queue requests; one worker writes whatever is queued, then the next lot."""
 
     def __init__(self, name: str) -> None:
@@ -59,8 +60,9 @@ class _Coalescer(Generic[Request, Result]):
                 if not future.done():
                     future.set_result(result)
 
+    @abstractmethod
     async def write(self, requests: list[Request]) -> list[Result]:
-        raise NotImplementedError
+        """Write ``requests`` in one transaction; one result per request, in order."""
 
 
 #: Opens a write transaction (the engine's, which queues SQLite writers in-process).

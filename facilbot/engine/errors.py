@@ -10,19 +10,19 @@ class EngineError(Exception):
 
 
 class UnknownShowVersion(EngineError, LookupError):
-    pass
+    """No show version has this id."""
 
 
 class UnknownPlatform(EngineError):
-    pass
+    """The platform is unknown or not configured on this server."""
 
 
 class ControlRefused(EngineError):
-    pass
+    """The control (or attach request) cannot be applied now; the message says why."""
 
 
 class UnknownFiring(EngineError, LookupError):
-    pass
+    """No firing with this id belongs to the session."""
 
 
 __all__ = [

@@ -29,11 +29,12 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from facilbot.api import sse
 from facilbot.api.body import JsonContent
 from facilbot.api.deps import DB, EngineDep, Producer, SessionId, SettingsDep
 from facilbot.api.errors import ApiError, not_found
 from facilbot.engine.engine import Engine
-from facilbot.pages import bridge, companion, headers, sse
+from facilbot.pages import bridge, companion, headers
 from facilbot.store import activity
 from facilbot.store import sessions as store_sessions
 from facilbot.store.db import Database, reading

@@ -15,4 +15,6 @@ def upsert_insert(connection: AsyncConnection, table: Table) -> Any:
         return postgresql.insert(table)
     if connection.dialect.name == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"unsupported database {connection.dialect.name!r}")
+    raise ValueError(
+        f"unsupported database {connection.dialect.name!r}: facilbot runs on SQLite or PostgreSQL"
+    )

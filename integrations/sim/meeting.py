@@ -78,12 +78,12 @@ class Received:
 # What is scheduled: rendered into an event only when due, against the state at that moment.
 @dataclass(frozen=True, slots=True)
 class _Start:
-    pass
+    """The meeting starts."""
 
 
 @dataclass(frozen=True, slots=True)
 class _End:
-    pass
+    """The host ends the meeting for everyone."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ class NotificationError(ValueError):
 
 
 class DecryptionError(NotificationError):
-    pass
+    """Encrypted resource data that cannot be decrypted or fails its HMAC check."""
 
 
 @dataclass(frozen=True, slots=True)

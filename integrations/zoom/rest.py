@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -160,10 +161,8 @@ def _parse_retry_after(value: str | None, now: float) -> float | None:
     if value is None or not value.strip():
         return None
     value = value.strip()
-    try:
+    with contextlib.suppress(ValueError):  # not seconds: then an HTTP date, below
         return max(0.0, float(value))
-    except ValueError:
-        pass
     when: datetime | None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))

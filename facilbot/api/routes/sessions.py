@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from facilbot.api import sse
 from facilbot.api.body import JsonContent
 from facilbot.api.deps import DB, Caller, EngineDep, Producer, SessionId
 from facilbot.api.errors import ApiError, not_found
@@ -34,8 +31,6 @@ from facilbot.store.db import reading
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 MAX_ID = 2**31 - 1
-#: An SSE comment this often keeps proxies from closing an idle stream.
-KEEPALIVE_SECONDS = 15.0
 
 FiringId = Annotated[int, Path(ge=1, le=MAX_ID, description="the firing's id")]
 Text = Annotated[
@@ -324,10 +319,6 @@ async def commitments(db: DB, caller: Caller, session_id: SessionId) -> Commitme
     )
 
 
-def _sse(event: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(event, default=str, separators=(',', ':'))}\n\n".encode()
-
-
 @router.get(
     "/{session_id}/events",
     summary="Live updates (Server-Sent Events): one JSON object per `data:` line",
@@ -341,38 +332,17 @@ async def events(
     session_id: SessionId,
     keepalive: Annotated[
         float, Query(ge=1, le=300, description="seconds between keep-alive comments")
-    ] = KEEPALIVE_SECONDS,
+    ] = sse.KEEPALIVE_SECONDS,
 ) -> StreamingResponse:
     record = await _session(db, session_id)
 
-    async def stream() -> AsyncIterator[bytes]:
-        updates = engine.hub.subscribe(record.id)
-        next_update: asyncio.Future[dict[str, Any]] | None = asyncio.ensure_future(anext(updates))
-        try:
-            # Let the subscription register before the first byte, so nothing published after
-            # the client sees "hello" is missed; "hello" tells it to read the state once.
-            await asyncio.sleep(0)
-            yield _sse({"type": "hello", "session_id": record.id})
-            while True:
-                if next_update is None:
-                    next_update = asyncio.ensure_future(anext(updates))
-                done, _ = await asyncio.wait({next_update}, timeout=keepalive)
-                if not done:
-                    yield b": keep-alive\n\n"
-                    continue
-                event = next_update.result()
-                next_update = None
-                yield _sse(event)
-        finally:
-            if next_update is not None:
-                next_update.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await next_update
-            if isinstance(updates, AsyncGenerator):
-                await updates.aclose()
+    async def hello() -> dict[str, Any]:
+        # Tells the client to read the state once; sent after the subscription registered,
+        # so nothing published after it is missed.
+        return {"type": "hello", "session_id": record.id}
 
     return StreamingResponse(
-        stream(),
+        sse.stream(engine.hub.subscribe(record.id), first=hello, keepalive=keepalive),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
