@@ -55,18 +55,7 @@ from integrations.contract import (
     ParticipantMovedToRoom,
     PollAnswer,
 )
-from runofshow.controls import (
-    CallBreak,
-    Control,
-    End,
-    Extend,
-    FireNow,
-    Jump,
-    Pause,
-    Resume,
-    Skip,
-    Start,
-)
+from runofshow.controls import Control, Start, control_from_json
 from runofshow.loader import LoadedShow, load_show_text
 from runofshow.model import Show
 from runofshow.plan import live_plan
@@ -78,27 +67,15 @@ PLATFORMS = ("sim", "zoom", "teams")
 ADOPT_LIMIT = 2000
 
 
+#: The API's control kinds that the planner's log names differently.
+_CONTROL_TYPES = {"fire": "fire_now", "break": "call_break"}
+
+
 def to_control(kind: str, payload: Mapping[str, Any], at: datetime) -> Control:
-    """A control-log row as the planner's control object."""
-    if kind == "start":
-        return Start(at)
-    if kind == "pause":
-        return Pause(at)
-    if kind == "resume":
-        return Resume(at)
-    if kind == "extend":
-        return Extend(at, int(payload["seconds"]))
-    if kind == "skip":
-        return Skip(at)
-    if kind == "jump":
-        return Jump(at, str(payload["segment_id"]))
-    if kind == "fire":
-        return FireNow(at, str(payload["key"]))
-    if kind == "break":
-        return CallBreak(at, int(payload["seconds"]))
-    if kind == "end":
-        return End(at)
-    raise ValueError(f"unknown control kind {kind!r}")
+    """A control-log row as the planner's control object (``ControlError`` if malformed)."""
+    return control_from_json(
+        {**payload, "type": _CONTROL_TYPES.get(kind, kind), "at": at.isoformat()}
+    )
 
 
 class Engine:
@@ -572,7 +549,9 @@ class Engine:
                 )
                 await store_participants.participant_joined(connection, pid, at, event.room)
             elif isinstance(event, ParticipantLeft | ParticipantMovedToRoom):
-                known = await _participant_id(connection, session_id, event.participant_id)
+                known = await store_participants.participant_id(
+                    connection, session_id, event.participant_id
+                )
                 if known is not None:
                     await store_participants.participant_left(connection, known, at)
                     if isinstance(event, ParticipantMovedToRoom):
@@ -632,13 +611,6 @@ class Engine:
             )
         except (CommandRefused, ControlRefused) as refused:
             self.hub.publish(record.id, {"type": "command_refused", "reason": str(refused)})
-
-
-async def _participant_id(connection: Any, session_id: str, participant_ref: str) -> int | None:
-    for record in await store_participants.participants_for(connection, session_id):
-        if record.participant_ref == participant_ref:
-            return record.id
-    return None
 
 
 def _check_payload(kind: str, payload: Mapping[str, Any], show: Show) -> dict[str, Any]:

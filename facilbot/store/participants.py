@@ -140,3 +140,16 @@ async def close_presence(connection: AsyncConnection, session_id: str, at: datet
         .values(left_at=at)
     )
     return int(result.rowcount)
+
+
+async def participant_id(
+    connection: AsyncConnection, session_id: str, participant_ref: str
+) -> int | None:
+    """The row id of the session's participant with this platform id, if seen."""
+    row = await connection.execute(
+        select(_participants.c.id).where(
+            _participants.c.session_id == session_id,
+            _participants.c.participant_ref == participant_ref,
+        )
+    )
+    return row.scalar_one_or_none()
