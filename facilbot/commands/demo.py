@@ -175,7 +175,7 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
         on_fired=fired,
     )
     try:
-        record, _ = await engine.upload_show(path.stem, loaded.text, "demo")
+        record, _ = await engine.upload_show(path.stem, loaded.text, "demo", loaded=loaded)
         session_id = await engine.attach(
             record.id,
             "sim",

@@ -292,10 +292,15 @@ class Engine:
     # -- shows -----------------------------------------------------------------------------
 
     async def upload_show(
-        self, name: str, text: str, by: str
+        self, name: str, text: str, by: str, *, loaded: LoadedShow | None = None
     ) -> tuple[store_shows.ShowVersionRecord, LoadedShow]:
-        """Validate and store a show version (same text twice gives the same version)."""
-        loaded = load_show_text(text, file=f"{name}.yaml")
+        """Validate and store a show version (same text twice gives the same version).
+
+        ``loaded`` is ``text`` already parsed by the caller, so it is not parsed twice;
+        otherwise it is parsed in a worker thread, off the event loop.
+        """
+        if loaded is None or loaded.text != text:
+            loaded = await asyncio.to_thread(load_show_text, text, f"{name}.yaml")
         async with self.writing() as connection:
             record, _created = await store_shows.save_show_version(
                 connection,
@@ -315,7 +320,11 @@ class Engine:
                 record = await store_shows.get_show_version(connection, version_id)
             if record is None:
                 raise UnknownShowVersion(f"no show version {version_id}")
-            show = load_show_text(record.yaml_text, file=f"{record.name}.yaml").show
+            # Parsing a long show takes milliseconds: keep it off the event loop.
+            loaded = await asyncio.to_thread(
+                load_show_text, record.yaml_text, f"{record.name}.yaml"
+            )
+            show = loaded.show
             self._shows[version_id] = show
             while len(self._shows) > 256:
                 self._shows.popitem(last=False)

@@ -241,8 +241,8 @@ async def upload_show(
             ]
         )
     # Parse and lint off the event loop first: a large file must not stall live sessions.
-    _loaded, findings = await anyio.to_thread.run_sync(_load_and_lint, text, f"{show_name}.yaml")
-    record, _ = await engine.upload_show(show_name, text, caller.name)
+    loaded, findings = await anyio.to_thread.run_sync(_load_and_lint, text, f"{show_name}.yaml")
+    record, _ = await engine.upload_show(show_name, text, caller.name, loaded=loaded)
     return UploadOut(
         version=ShowVersionOut.of(record), findings=_findings(findings), summary=_summary(findings)
     )
