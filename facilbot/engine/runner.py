@@ -68,21 +68,9 @@ def _renderer(adapter: object, meeting_ref: str) -> Callable[[Action], ProducerC
 
 
 def window_end(plan: LivePlan, item: PlannedItem) -> datetime | None:
-    """When the window an opening item starts closes (its matching close item), if any."""
-    closers = {
-        "poll_open": "poll_close",
-        "breakout_open": "breakout_close",
-        "break_start": "break_end",
-        "commitments_open": "commitments_close",
-    }
-    closer = closers.get(item.action)
-    if closer is None:
-        return None
-    for other in plan.items:
-        if other.action == closer and other.due >= item.due and other.segment_id == item.segment_id:
-            if other.key.startswith(item.key) or item.key.split("@")[0] == other.key.split("@")[0]:
-                return other.due
-    return None
+    """When the window an opening item starts closes: the due time of the item that the
+    planner says closes it (``PlannedItem.closes``), if any."""
+    return next((other.due for other in plan.items if other.closes == item.key), None)
 
 
 class SessionRunner:
