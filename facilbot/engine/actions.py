@@ -103,7 +103,7 @@ def build_action(
             f"poll: {poll.question}",
         )
     if action == "poll_close":
-        poll_key = item.key.removesuffix("@close")
+        poll_key = item.closes or item.key.removesuffix("@close")
         return Built(ClosePoll(poll_key), "close the poll")
     if action == "breakout_open":
         settings = _breakout_settings(segment, cue)

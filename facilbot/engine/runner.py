@@ -228,7 +228,7 @@ class SessionRunner:
             return
         self.fired.add(item.key)
         grace = timedelta(seconds=show.rules.late_grace)
-        if item.action == "poll_close" and item.key.replace("@close", "", 1) in self.late_skipped:
+        if item.action == "poll_close" and item.closes in self.late_skipped:
             # The poll itself was skipped as too late: there is nothing to close.
             await self._finish(firing_id, "skipped", error="its poll was skipped (late)")
             self._announce(item, f"skipped (late): {item.key}", "skipped", None, late_ms)
