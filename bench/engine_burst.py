@@ -21,18 +21,15 @@ from datetime import UTC, datetime, timedelta
 
 from enginebench import (
     StallMeter,
-    adopt_all,
-    attach_many,
+    burst_ahead,
     database_url,
     figures,
     open_db,
     postgres_reachable,
-    show_text,
     sim_engine,
 )
 
 from facilbot.engine.clock import RealClock
-from facilbot.store import controls as store_controls
 from facilbot.store import firings as store_firings
 from facilbot.store.db import reading
 from integrations.sim import SimWorld
@@ -67,18 +64,7 @@ async def burst(kind: str, sessions: int, lead: float) -> tuple[list[float], flo
         clock = RealClock()
         engine = sim_engine(db, clock, world, f"burst-{kind}")
         try:
-            # A second cue an hour later keeps every session running (and idle) after the burst.
-            attached = await attach_many(db, world, show_text(2, 3600), sessions, now=clock.now())
-            await engine.start()
-            await adopt_all(engine, attached.session_ids)
-            moment = clock.now() + timedelta(seconds=lead)
-            for first in range(0, sessions, 200):
-                async with db.engine.begin() as connection:
-                    for session_id in attached.session_ids[first : first + 200]:
-                        await store_controls.append_control(
-                            connection, session_id, "start", {}, moment, "bench"
-                        )
-            await engine.maintain()
+            attached, _ = await burst_ahead(db, engine, world, sessions, lead)
             deadline = time.monotonic() + 120
             with StallMeter() as meter:
                 while sum(engine.counters[s] for s in ("sent", "failed", "skipped")) < sessions:

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from enginebench import (
     ROOT,
@@ -82,10 +83,15 @@ async def child(url: str, log: Path, instance: str, lease: float, *, adopt: bool
     if adopt:  # else take whatever is free now (a second instance beside a live one)
         await adopt_all(engine, active, within=60)
     print(f"ready {time.time():.3f}", flush=True)
+    # Until every session has ended; an instance started before any session exists (as
+    # engine_scaleout.py starts them) waits for some to come first.
+    seen = False
     while True:
         async with reading(db.engine) as connection:
-            if not await store_sessions.active_sessions(connection):
-                break
+            active = bool(await store_sessions.active_sessions(connection))
+        if seen and not active:
+            break
+        seen |= active
         await asyncio.sleep(0.5)
     await engine.stop()
     await db.close()
@@ -93,13 +99,13 @@ async def child(url: str, log: Path, instance: str, lease: float, *, adopt: bool
 
 
 def spawn(
-    url: str, log: Path, instance: str, lease: float, *, adopt: bool = True
+    url: str, log: Path, instance: str, lease: float, *, adopt: bool = True, stderr: Any = None
 ) -> subprocess.Popen[str]:
     command = [sys.executable, __file__, "--child", url, "--log", str(log)]
     command += ["--instance", instance, "--lease", str(lease)]
     if not adopt:
         command.append("--no-adopt")
-    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT)
 
 
 def wait_ready(process: subprocess.Popen[str], within: float = 120) -> float:
@@ -111,12 +117,14 @@ def wait_ready(process: subprocess.Popen[str], within: float = 120) -> float:
     return time.monotonic() - began
 
 
-async def verify(url: str, log: Path, sessions: list[str]) -> dict[str, int]:
+async def verify(
+    url: str, log: Path, sessions: list[str], *, cues: int = CUES, every: int = EVERY
+) -> dict[str, int]:
     db = await open_db(url, single_instance=False)
     tally: Counter[str] = Counter()
     try:
         async with reading(db.engine) as connection:
-            show = load_show_text(show_text(CUES, EVERY)).show
+            show = load_show_text(show_text(cues, every)).show
             now = datetime.now(UTC)
             for session_id in sessions:
                 rows = await store_controls.controls_for(connection, session_id)

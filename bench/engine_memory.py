@@ -21,6 +21,7 @@ from enginebench import (
     adopt_all,
     attach_many,
     database_url,
+    deliver_starts,
     open_db,
     postgres_reachable,
     show_text,
@@ -28,7 +29,6 @@ from enginebench import (
 )
 
 from facilbot.engine.clock import RealClock
-from facilbot.store import controls as store_controls
 from integrations.sim import SimWorld
 
 TARGET_KB = 100.0
@@ -75,11 +75,7 @@ async def engine_memory(kind: str, count: int) -> dict[str, tuple[float, float]]
             await adopt_all(engine, attached.session_ids)
             await asyncio.sleep(1.0)
             waiting = measure()
-            async with db.engine.begin() as connection:
-                for session_id in [*warm.session_ids, *attached.session_ids]:
-                    await store_controls.append_control(
-                        connection, session_id, "start", {}, clock.now(), "bench"
-                    )
+            await deliver_starts(db, [*warm.session_ids, *attached.session_ids], clock.now())
             await engine.maintain()
             await asyncio.sleep(2.0)
             running = measure()

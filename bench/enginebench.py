@@ -19,17 +19,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as ``python bench/engine_x.py`` from anywhere
     sys.path.insert(0, str(ROOT))
 
+from facilbot.engine import heap  # noqa: E402
 from facilbot.engine.clock import Clock  # noqa: E402
 from facilbot.engine.engine import Engine  # noqa: E402
 from facilbot.settings import load_settings  # noqa: E402
 from facilbot.store import controls as store_controls  # noqa: E402
 from facilbot.store import sessions as store_sessions  # noqa: E402
 from facilbot.store import shows as store_shows  # noqa: E402
+from facilbot.store.controls import NewControl  # noqa: E402
 from facilbot.store.db import Database, open_database  # noqa: E402
+from facilbot.store.retry import in_transaction  # noqa: E402
 from integrations.sim import SimAdapter, SimWorld, default_scenario  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
@@ -124,6 +129,7 @@ def sim_engine(
     maintenance_interval: float | None = None,
 ) -> Engine:
     adapter = SimAdapter(world, "full")
+    heap.freeze()  # as ``facilbot serve`` does once it has started (facilbot/engine/heap.py)
     return Engine(
         db,
         clock,
@@ -194,6 +200,45 @@ async def adopt_all(engine: Engine, session_ids: Sequence[str], within: float = 
             raise SystemExit(f"only {len(wanted & set(engine.runners))} sessions adopted")
         await engine.maintain()
     return loop.time() - began
+
+
+async def deliver_starts(
+    db: Database, session_ids: Sequence[str], moments: Sequence[datetime] | datetime
+) -> None:
+    """Start these sessions' shows (each at its moment, or all at one), 200 per transaction.
+
+    The engine's heartbeat renews the same session rows meanwhile: ``append_controls`` locks
+    them in id order, the heartbeat's order (appending one by one in list order deadlocked with
+    it); ``in_transaction`` re-runs a batch should the database abort it anyway. On SQLite the
+    batches go through the engine's writers' turn (``writing``) when one is given.
+    """
+    at = [moments] * len(session_ids) if isinstance(moments, datetime) else list(moments)
+    entries = [
+        NewControl(session_id, "start", {}, when, "bench")
+        for session_id, when in zip(session_ids, at, strict=True)
+    ]
+    for first in range(0, len(entries), 200):
+        chunk = entries[first : first + 200]
+
+        async def deliver(connection: AsyncConnection, chunk: list[NewControl] = chunk) -> None:
+            await store_controls.append_controls(connection, chunk)
+
+        await in_transaction(db.engine, deliver)
+
+
+async def burst_ahead(
+    db: Database, engine: Engine, world: SimWorld, sessions: int, lead: float
+) -> tuple[Attached, datetime]:
+    """``sessions`` sessions adopted by ``engine``, every show starting ``lead`` seconds from
+    now with a cue at 0 s (a burst) and a second an hour later (running and idle after it)."""
+    clock = engine.clock
+    attached = await attach_many(db, world, show_text(2, 3600), sessions, now=clock.now())
+    await engine.start()
+    await adopt_all(engine, attached.session_ids)
+    moment = clock.now() + timedelta(seconds=lead)
+    await deliver_starts(db, attached.session_ids, moment)
+    await engine.maintain()
+    return attached, moment
 
 
 def spread(start: datetime, count: int, over: float) -> list[datetime]:

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from typing import Any
 
-from facilbot.engine.clock import Clock, VirtualClock
+from facilbot.engine.clock import Clock, VirtualClock, stopping, wait_event
 
 
 class BackgroundWork(ABC):
@@ -69,8 +69,7 @@ class BackgroundWork(ABC):
                 await asyncio.sleep(0)
             if self._busy == 0:
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), 5)
+            await wait_event(self._idle, 5)
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run ``work`` after the HTTP answer; failures are logged by type, never raised."""
@@ -123,6 +122,8 @@ class BackgroundWork(ABC):
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if stopping():
+                    raise
                 self.log.warning(
                     "%s sync failed (%s); will retry", self.label, type(error).__name__
                 )

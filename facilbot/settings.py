@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Env = Literal["development", "production", "test"]
-PlatformName = Literal["zoom", "teams", "sim"]
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -25,6 +24,9 @@ _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
     "postgresql+asyncpg": "postgresql+asyncpg",
 }
+
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 class SettingsError(Exception):
@@ -91,37 +93,23 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    platforms: Annotated[frozenset[PlatformName], NoDecode] = frozenset({"sim"})
+    # Which platforms run: the one rule (facilbot.platforms.registry checks the names and
+    # each listed platform's own settings at start-up).
+    platforms: Annotated[frozenset[str], NoDecode] = frozenset({"sim"})
 
-    # Zoom: webhook verification and Server-to-Server OAuth.
-    zoom_webhook_secret_token: SecretStr | None = None
-    zoom_account_id: str | None = None
-    zoom_client_id: str | None = None
-    zoom_client_secret: SecretStr | None = None
-    zoom_api_base_url: str = "https://api.zoom.us/v2"
-    zoom_oauth_url: str = "https://zoom.us/oauth/token"
+    # Days after a session ends that participants' personal data (names, emails, chat, poll
+    # answers, commitments, presence) is kept; then it is pruned and reports keep aggregates.
+    retention_days: int = Field(default=180, ge=1, le=36500)
 
-    # Microsoft Teams: the bot's app registration, Graph and Bot Framework endpoints.
-    teams_app_id: str | None = None
-    teams_app_password: SecretStr | None = None
-    teams_tenant_id: str | None = None
-    teams_graph_base_url: str = "https://graph.microsoft.com"
-    teams_login_base_url: str = "https://login.microsoftonline.com"
-    teams_openid_metadata_url: str = (
-        "https://login.botframework.com/v1/.well-known/openidconfiguration"
-    )
-    graph_client_state: SecretStr | None = None
-    # Teams wiring (facilbot.teams_service; docs/teams-setup.md).
-    teams_catalog_app_id: str | None = None  # the app's id in the org catalog (installs)
-    teams_organizer_id: str | None = None  # organizer object id when a join URL lacks one
-    teams_bot_token_tenant: str | None = None  # default teams_tenant_id; or botframework.com
-    teams_encryption_certificate: Path | None = None  # PEM, for Graph rich notifications
-    teams_encryption_private_key: Path | None = None  # PEM, unencrypted, readable by facilbot
-    teams_encryption_certificate_id: str = Field(default="facilbot-1", max_length=128)
-    teams_notify_breaks: bool = False  # targeted in-meeting notification on breaks
-
-    # Signs the webhooks facilbot sends out.
+    # Retired before it was ever read: each outbound endpoint has its own whsec_ secret (the
+    # Standard Webhooks way, rotatable per receiver). A field only so that a deployment still
+    # setting it is told, rather than believing its webhooks are signed with it.
     outbound_webhook_secret: SecretStr | None = None
+    # Encrypts outbound webhook endpoints' secrets at rest (a Fernet key); unset outside
+    # production: a key file in data_dir (facilbot.outbound.secrets).
+    secrets_key: SecretStr | None = None
+    # Lets outbound webhooks reach loopback and private addresses (development, tests).
+    webhooks_allow_private: bool = False
     # Signs companion-page links (facilbot.pages); unset: a random key per process.
     pages_secret: SecretStr | None = None
 
@@ -129,13 +117,23 @@ class Settings(BaseSettings):
     @classmethod
     def _split_platforms(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return frozenset(part.strip() for part in value.split(",") if part.strip())
+            return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return async_database_url(value.strip()) if value.strip() else ""
+
+    @field_validator("outbound_webhook_secret")
+    @classmethod
+    def _retired_secret(cls, value: SecretStr | None) -> None:
+        if value is not None and value.get_secret_value():
+            raise ValueError(
+                "is not used: every webhook endpoint has its own whsec_ secret, printed once "
+                "by `facilbot webhooks add` (and `facilbot webhooks rotate`); unset it"
+            )
+        return None
 
     @field_validator("base_url")
     @classmethod
@@ -172,47 +170,73 @@ class Settings(BaseSettings):
                 "FACILBOT_PAGES_SECRET must be set to at least 32 random characters in "
                 "production (companion links are signed with it and must survive restarts)"
             )
+        if self.webhooks_allow_private:
+            problems.append("FACILBOT_WEBHOOKS_ALLOW_PRIVATE must be off in production (SSRF)")
         if urlsplit(self.base_url).scheme != "https":
             problems.append(
                 "FACILBOT_BASE_URL must be https:// in production "
                 "(platforms call it and tokens travel over it)"
             )
-        required: dict[str, tuple[str, ...]] = {
-            "zoom": (
-                "zoom_webhook_secret_token",
-                "zoom_account_id",
-                "zoom_client_id",
-                "zoom_client_secret",
-            ),
-            "teams": ("teams_app_id", "teams_app_password", "graph_client_state"),
-        }
-        for platform in sorted(self.platforms):
-            for name in required.get(platform, ()):
-                value = getattr(self, name)
-                if isinstance(value, SecretStr):
-                    value = value.get_secret_value()
-                if not value:
-                    problems.append(f"FACILBOT_{name.upper()} is required when {platform} is on")
-        if self.graph_client_state is not None and "teams" in self.platforms:
-            if len(self.graph_client_state.get_secret_value()) < 16:
-                problems.append("FACILBOT_GRAPH_CLIENT_STATE must be at least 16 characters")
         return problems
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read the configuration; raise :class:`SettingsError` with a readable message when bad.
+class PlatformSettings(BaseSettings):
+    """Base of a platform's own settings (``facilbot.platforms.<name>.settings``): read from
+    ``FACILBOT_<NAME>_*`` and ``.env`` when the platform is listed, never at import."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        populate_by_name=True,
+    )
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The variable a user sets for ``field``."""
+        alias = cls.model_fields[field].validation_alias
+        choices = getattr(alias, "choices", [alias])
+        named = [c for c in choices if isinstance(c, str) and c.startswith("FACILBOT_")]
+        return named[0] if named else f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+    def missing(self, names: tuple[str, ...]) -> list[str]:
+        """The variables among the fields ``names`` that are unset or empty."""
+        missing = []
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if not value:
+                missing.append(self.env_name(name))
+        return missing
+
+
+def read_settings(kind: type[S], **overrides: Any) -> S:
+    """Read one settings class from the environment and ``.env``; :class:`SettingsError` with
+    one line per bad variable, named as the user sets it (``FACILBOT_…``), values never shown.
 
     Keyword arguments override the environment (``_env_file=None`` skips ``.env``).
     """
     try:
-        settings = Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as exc:
+        prefix = str(kind.model_config.get("env_prefix", ""))
         lines = []
         for error in exc.errors():
             name = ".".join(str(part) for part in error["loc"]) or "settings"
-            env_name = f"FACILBOT_{name.upper()}" if error["loc"] else name
+            env_name = f"{prefix}{name}".upper() if error["loc"] else name
+            if name.upper().startswith("FACILBOT_"):  # an alias is already the variable's name
+                env_name = name.upper()
             lines.append(f"  {env_name}: {error['msg']}")
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the service's configuration; raise :class:`SettingsError` with a readable message
+    when bad. The platforms read their own (``facilbot.platforms.<name>.settings``)."""
+    settings = read_settings(Settings, **overrides)
     if settings.env == "production":
         problems = settings.production_problems()
         if problems:

@@ -286,6 +286,7 @@ class Outcome(StrEnum):
     acknowledged = "acknowledged"  # a person or the bridge confirmed it happened
     pending = "pending"  # handed to an asynchronous channel (bridge, producer) awaiting ack
     failed = "failed"
+    missed = "missed"  # a producer cue nobody marked done before its moment passed
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,6 +159,12 @@ def to_producer_cue(action: Action) -> ProducerCue:
             )
         case ClosePoll(poll_key=key):
             return ProducerCue(f"End the poll ({key}) and share the results.")
+        case OpenBreakouts(rooms=rooms, duration=duration) if not rooms:
+            # Nobody was here to assign when the rooms were due: a list would be empty.
+            return ProducerCue(
+                f"Open breakout rooms now for {_minutes(duration)}: nobody was in the meeting "
+                "to assign, so let the platform assign people automatically."
+            )
         case OpenBreakouts(rooms=rooms, duration=duration):
             listing = "; ".join(_room_line(room) for room in rooms)
             count = len(rooms)

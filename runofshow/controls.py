@@ -124,24 +124,104 @@ class End(_Control):
     type: ClassVar[str] = "end"
 
 
-Control = Start | Pause | Resume | Extend | Skip | Jump | FireNow | CallBreak | End
+@dataclass(frozen=True, slots=True)
+class Replan(_Control):
+    """An accepted re-plan: the segments named get these lengths (seconds; 0 drops one).
+
+    It acts on the current run of a segment (never below what has run) and on runs still
+    ahead; the log holds the lengths themselves, so a restart derives the same plan.
+    """
+
+    durations: tuple[tuple[str, int], ...] = ()
+    reason: str = ""
+    type: ClassVar[str] = "replan"
+
+    def __post_init__(self) -> None:
+        _Control.__post_init__(self)
+        raw: object = self.durations
+        pairs = list(raw.items()) if isinstance(raw, dict) else raw
+        if not isinstance(pairs, (list, tuple)) or not pairs:
+            raise ControlError("replan: 'durations' must map segment ids to seconds")
+        clean: dict[str, int] = {}
+        for pair in pairs:
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise ControlError("replan: 'durations' must map segment ids to seconds")
+            name, seconds = pair
+            if not isinstance(name, str) or not name:
+                raise ControlError("replan: a segment id must be a non-empty string")
+            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+                raise ControlError(
+                    f"replan: the length of {name!r} must be a whole number of seconds >= 0, "
+                    f"got {seconds!r}"
+                )
+            clean[name] = seconds
+        object.__setattr__(self, "durations", tuple(sorted(clean.items())))
+        if not isinstance(self.reason, str) or len(self.reason) > 500:
+            raise ControlError("replan: 'reason' must be a string of at most 500 characters")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplanPolicy(_Control):
+    """The producer dismissed the proposal standing now (``auto`` False), or chose to accept
+    every proposal for this session (``auto`` True). The planner ignores it; the re-planner
+    reads it."""
+
+    auto: bool = False
+    type: ClassVar[str] = "replan_policy"
+
+    def __post_init__(self) -> None:
+        _Control.__post_init__(self)
+        if not isinstance(self.auto, bool):
+            raise ControlError(f"replan_policy: 'auto' must be true or false, got {self.auto!r}")
+
+
+Control = (
+    Start
+    | Pause
+    | Resume
+    | Extend
+    | Skip
+    | Jump
+    | FireNow
+    | CallBreak
+    | End
+    | Replan
+    | ReplanPolicy
+)
 
 _TYPES: dict[str, type[Control]] = {
-    cls.type: cls for cls in (Start, Pause, Resume, Extend, Skip, Jump, FireNow, CallBreak, End)
+    cls.type: cls
+    for cls in (
+        Start,
+        Pause,
+        Resume,
+        Extend,
+        Skip,
+        Jump,
+        FireNow,
+        CallBreak,
+        End,
+        Replan,
+        ReplanPolicy,
+    )
 }
 _FIELDS: dict[str, tuple[str, ...]] = {
     "extend": ("seconds",),
     "call_break": ("seconds",),
     "jump": ("segment_id",),
     "fire_now": ("key",),
+    "replan": ("durations", "reason"),
+    "replan_policy": ("auto",),
 }
+_OPTIONAL = {"call_break": {"seconds"}, "replan": {"reason"}}
 
 
 def to_json(control: Control) -> dict[str, Any]:
     """A JSON-ready dict: ``{"type": ..., "at": ISO-8601 UTC, ...fields}``."""
     out: dict[str, Any] = {"type": control.type, "at": control.at.isoformat()}
     for name in _FIELDS.get(control.type, ()):
-        out[name] = getattr(control, name)
+        value = getattr(control, name)
+        out[name] = dict(value) if name == "durations" else value
     return out
 
 
@@ -164,8 +244,8 @@ def control_from_json(data: object) -> Control:
         at = datetime.fromisoformat(raw_at)
     except ValueError:
         raise ControlError(f"{kind}: 'at' is not an ISO-8601 time: {raw_at!r}") from None
-    missing = [name for name in fields if name not in data]
-    if missing and kind != "call_break":
+    missing = [n for n in fields if n not in data and n not in _OPTIONAL.get(kind, set())]
+    if missing:
         raise ControlError(f"{kind}: missing field(s) {', '.join(map(repr, missing))}")
     kwargs = {name: data[name] for name in fields if name in data}
     return _TYPES[kind](at, **kwargs)

@@ -1,142 +1,48 @@
-"""Durations written the way people write them: ``90s``, ``5m``, ``1h30m``, ``2d``, ``01:30:00``.
+"""Durations as the model's field types: seconds in, ``1h30m`` out, the file's text parsed.
 
-A duration is held as a whole number of seconds everywhere in facilbot; this module is the one
-place that turns text into seconds and back.
+The parsing and formatting live in ``runofshow.durationtext`` (no pydantic); this module adds
+the pydantic annotated types the model's fields use, and re-exports the rest.
 """
 
 from __future__ import annotations
 
-import re
-from fractions import Fraction
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, ValidationInfo, WithJsonSchema
 
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-# ASCII digits only ([0-9], not \\d, which also matches other scripts' digits).
-_UNITS = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([dhms])", re.IGNORECASE)
-_UNITS_WHOLE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?\s*[dhms]\s*)+", re.IGNORECASE)
-_CLOCK = re.compile(r"(?:([0-9]+):)?([0-9]{1,2}):([0-9]{2})")
-_BARE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-
-#: The same language as ``parse_duration`` (before the range checks), for the JSON Schema.
-DURATION_PATTERN = (
-    r"^\s*([0-9]+(\.[0-9]+)?\s*[dhmsDHMS]\s*)+$|^\s*([0-9]+:)?[0-9]{1,2}:[0-9]{2}\s*$"
+from runofshow.durationtext import (
+    DURATION_PATTERN,
+    MAX_SECONDS,
+    DurationError,
+    coerce_seconds,
+    format_duration,
+    parse_duration,
 )
-#: Longer than any session, follow-up or check-in needs; keeps numbers sane downstream.
-MAX_SECONDS = 366 * 86400
-_MAX_TEXT = 40
-_EXAMPLES = "write e.g. 90s, 5m, 1h30m or 01:30:00"
+
+__all__ = [
+    "DURATION_JSON_SCHEMA",
+    "DURATION_PATTERN",
+    "MAX_SECONDS",
+    "TEXT_SOURCE",
+    "Duration",
+    "DurationError",
+    "Offset",
+    "format_duration",
+    "parse_duration",
+]
 
 
-class DurationError(ValueError):
-    """Text that is not a duration; the message says what would be."""
-
-
-def parse_duration(text: str) -> int:
-    """Return the number of seconds ``text`` stands for.
-
-    Accepts unit forms (``90s``, ``5m``, ``1h30m``, ``1.5h``, ``7d``, any case, spaces between
-    parts) and clock forms (``MM:SS`` and ``HH:MM:SS``). Refuses bare numbers (``5`` could mean
-    seconds or minutes), fractions of a second, a unit named twice, and more than a year.
-    """
-    raw = text.strip()
-    if not raw:
-        raise DurationError(f"empty duration; {_EXAMPLES}")
-    if len(raw) > _MAX_TEXT:
-        raise DurationError(f"{raw[:_MAX_TEXT]!r}... is too long for a duration; {_EXAMPLES}")
-    clock = _CLOCK.fullmatch(raw)
-    if clock:
-        hours, minutes, seconds = clock.groups()
-        if int(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
-            raise DurationError(
-                f"{text!r} is not a valid clock duration (minutes and seconds < 60)"
-            )
-        total = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
-    elif _UNITS_WHOLE.fullmatch(raw):
-        exact = Fraction(0)
-        seen: set[str] = set()
-        for amount, unit in _UNITS.findall(raw):
-            unit = unit.lower()
-            if unit in seen:
-                raise DurationError(f"{text!r} names the unit {unit!r} twice")
-            seen.add(unit)
-            exact += Fraction(amount) * _UNIT_SECONDS[unit]
-        if exact.denominator != 1:
-            raise DurationError(f"{text!r} is not a whole number of seconds")
-        total = int(exact)
-    elif raw[0] in "-+" and raw[1:].strip() and _looks_like_duration(raw[1:].strip()):
-        what = "be negative" if raw[0] == "-" else "have a sign"
-        raise DurationError(f"{text!r}: a duration cannot {what}; write e.g. {raw[1:].strip()}")
-    elif _BARE.fullmatch(raw):
-        raise DurationError(f"{text!r} has no unit; write {raw}m for minutes or {raw}s for seconds")
-    else:
-        raise DurationError(f"{text!r} is not a duration; {_EXAMPLES}")
-    if total > MAX_SECONDS:
-        raise DurationError(f"{text!r} is longer than a year")
-    return total
-
-
-def _looks_like_duration(raw: str) -> bool:
-    return bool(_CLOCK.fullmatch(raw) or _UNITS_WHOLE.fullmatch(raw))
-
-
-def format_duration(seconds: int) -> str:
-    """The shortest unit form of ``seconds``: 5400 -> ``1h30m``; 0 -> ``0s``."""
-    if seconds == 0:
-        return "0s"
-    sign = "-" if seconds < 0 else ""
-    rest = abs(seconds)
-    parts = []
-    for unit in ("d", "h", "m", "s"):
-        amount, rest = divmod(rest, _UNIT_SECONDS[unit])
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return sign + "".join(parts)
-
-
-def _coerce(value: Any, info: ValidationInfo) -> int:
-    if isinstance(value, bool):
-        raise DurationError("a duration cannot be true/false; write e.g. 5m")
-    if isinstance(value, int | float) and value < 0:
-        raise DurationError("cannot be negative")
-    if isinstance(value, int | float):
-        # Python callers pass seconds; a number in a *file* is ambiguous (the loader says so
-        # through the validation context).
-        if isinstance(value, int) and not (info.context or {}).get("text_source"):
-            return value
-        raise DurationError(
-            f"{value!r} has no unit; write {value}m for minutes or {value}s for seconds"
-        )
-    if isinstance(value, str):
-        return parse_duration(value)
-    raise DurationError(f"expected a duration such as 5m, got {_kind_of(value)}")
-
-
-def _kind_of(value: Any) -> str:
-    if value is None:
-        return "an empty value"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+def _from_text(info: ValidationInfo) -> bool:
+    # The loader says through the validation context that the input came from a file.
+    return bool((info.context or {}).get("text_source"))
 
 
 def _positive(value: Any, info: ValidationInfo) -> int:
-    seconds = _non_negative(value, info)
-    if seconds == 0:
-        raise DurationError("must be longer than zero")
-    return seconds
+    return coerce_seconds(value, text_source=_from_text(info), positive=True)
 
 
 def _non_negative(value: Any, info: ValidationInfo) -> int:
-    seconds = _coerce(value, info)
-    if seconds < 0:
-        raise DurationError("cannot be negative")
-    if seconds > MAX_SECONDS:
-        raise DurationError("cannot be longer than a year")
-    return seconds
+    return coerce_seconds(value, text_source=_from_text(info), positive=False)
 
 
 #: The JSON Schema of a duration as written in a file.

@@ -3,6 +3,17 @@
 * cadence: a filler prompt at the cadence limit when nothing interactive comes by then;
 * breaks: when the continuous stretch of non-break time ahead would break every break rule,
   a break of the needed rest at the latest allowed point, warned ahead of time.
+
+What keeps a guard from making things worse:
+
+* the end of the session counts as a break: no guard break when the session ends within the
+  rule's allowance of its limit (``end_allowance``), nobody is sent away just to come back for
+  the close;
+* never two breaks back to back: a guard break within ``BOUNDARY_WINDOW`` of a planned break
+  takes that break's place (one break, as long as the longer of the two), and a planned break
+  that is too short is lengthened rather than preceded by another;
+* a guard break whose limit is already behind (the producer skipped or shortened the break)
+  is offered again at the next boundary within the window, warned first.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ class Placed:
     offset: int  # offset into its segment at which this piece starts
     start: int
     end: int
+    cue_break: bool = False  # a ``break:`` cue inside a segment (cannot be replaced)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,7 @@ class BreakGuard:
     key: str
     warn_at: int
     rule: str  # the rule it keeps, e.g. "50/10"
+    replaces: tuple[str, ...] = ()  # keys of the planned break(s) whose place it takes
 
     @property
     def warn_key(self) -> str:
@@ -49,7 +62,21 @@ class BreakGuard:
         return f"break in {ahead}: {format_duration(self.rest // US)} to keep the {self.rule} rule"
 
     def break_text(self) -> str:
-        return f"break of {format_duration(self.rest // US)} ({self.rule} rule)"
+        text = f"break of {format_duration(self.rest // US)} ({self.rule} rule)"
+        if self.replaces:
+            text += f", in place of {', '.join(self.replaces)}"
+        return text
+
+
+def end_allowance(rule: BreakRule) -> int:
+    """How far past ``rule.work`` the end of the session may come and still count as the break
+    (microseconds): a break longer than what is left after it helps nobody."""
+    return min(rule.rest * US, BOUNDARY_WINDOW)
+
+
+def min_rest(rules: Sequence[BreakRule]) -> int:
+    """The shortest break that counts for any rule (microseconds); 0 without rules."""
+    return min((r.rest for r in rules), default=0) * US
 
 
 def decide_break(
@@ -71,6 +98,7 @@ def decide_break(
     boundaries: list[int] = []
     stretch_end = layout[-1].end
     following: int | None = None
+    planned: list[str] = []  # the whole break segments that end the stretch
     for index, placed in enumerate(layout):
         if placed.is_break:
             stretch_end = placed.start
@@ -79,6 +107,11 @@ def decide_break(
                 if not after.is_break:
                     break
                 following += after.end - after.start
+                if not after.cue_break and after.offset == 0:
+                    planned.append(after.key)
+                else:
+                    planned = []
+                    break
             break
         if placed.start > stretch_start:
             boundaries.append(placed.start)
@@ -86,12 +119,15 @@ def decide_break(
     if length <= 0 or any(_fits(length, following, rule) for rule in rules):
         return None
     candidates: list[tuple[int, int, BreakRule]] = []
+    behind: list[BreakRule] = []
     for rule in rules:
         work, rest = rule.work * US, rule.rest * US
         if length <= work:
             # Short enough for this rule, but the break after it is too short: top it up.
             assert following is not None
-            candidates.append((stretch_end, rest - following, rule))
+            # A whole planned break is lengthened (the guard takes its place, below); a break
+            # cue cannot be, so the guard adds what it lacks.
+            candidates.append((stretch_end, rest if planned else rest - following, rule))
             continue
         limit = stretch_start + work
         low = max(decided_at, limit - BOUNDARY_WINDOW, stretch_start + 1)
@@ -100,21 +136,54 @@ def decide_break(
             candidates.append((max(near), rest, rule))
         elif limit >= decided_at:
             candidates.append((limit, rest, rule))
+        else:
+            behind.append(rule)
+    if behind or not candidates:
+        # A limit is already behind us (the producer skipped or shortened the break): offer
+        # it again at the next boundary within the window, or interrupt once warned.
+        rule = min(behind or rules, key=lambda r: r.rest)
+        # Strictly after the decision: a boundary at that very moment is the one a skip of the
+        # guard's own break just made, and a break offered there is the same break again, back
+        # to back (the producer said no to it); it comes back warned instead.
+        soon = [b for b in boundaries if decided_at < b <= decided_at + BOUNDARY_WINDOW]
+        again = min(soon) if soon else decided_at + WARN_AHEAD
+        if again >= stretch_end:
+            again = stretch_end
+        if again < stretch_end or following is not None:
+            candidates.append((again, rule.rest * US, rule))
     if not candidates:
-        # Every limit is already behind us (the producer overrode a break): break now.
-        rule = max(rules, key=lambda r: r.work)
-        candidates.append((decided_at, rule.rest * US, rule))
-    at, rest, rule = max(candidates, key=lambda c: (c[0], -c[1]))
+        return None  # the end of the session comes first and counts as the break
+
+    def merges(at: int) -> bool:
+        # A planned break within reach: a guard break there takes its place, not comes before.
+        return following is not None and bool(planned) and stretch_end - at <= BOUNDARY_WINDOW
+
+    def cost(candidate: tuple[int, int, BreakRule]) -> int:
+        at, rest, _ = candidate
+        if merges(at):
+            assert following is not None
+            return max(0, rest - following)
+        return rest
+
+    # The least time added to the session first; then the latest point.
+    at, rest, rule = min(candidates, key=lambda c: (cost(c), -c[0], c[1]))
+    replaces: tuple[str, ...] = ()
+    if merges(at):
+        assert following is not None
+        replaces = tuple(planned)
+        rest = max(rest, following)
     key = base = _key_at(layout, at)
     n = 1
     while key in used:
         n += 1
         key = f"{base}~{n}"
-    return BreakGuard(at, rest, key, max(at - WARN_AHEAD, decided_at), str(rule))
+    return BreakGuard(at, rest, key, max(at - WARN_AHEAD, decided_at), str(rule), replaces)
 
 
 def _fits(length: int, following: int | None, rule: BreakRule) -> bool:
-    return length <= rule.work * US and (following is None or following >= rule.rest * US)
+    if following is None:  # the end of the session counts as the break, with its allowance
+        return length <= rule.work * US + end_allowance(rule)
+    return length <= rule.work * US and following >= rule.rest * US
 
 
 def _key_at(layout: Sequence[Placed], at: int) -> str:

@@ -3,6 +3,11 @@
 Every problem comes back as a :class:`~runofshow.source.Problem` at ``file:line:col`` inside a
 :class:`~runofshow.source.ShowError`; no YAML or pydantic exception escapes.
 
+Two validations give the same problems: :func:`load_show` builds the pydantic model (the
+service, everything that keeps the show), :func:`load_plain_show` the plain classes of
+``runofshow.plain`` for ``facilbot lint``, which must not pay for importing pydantic. This
+module imports pydantic only when :func:`load_show_text` first runs.
+
 The YAML is read from the parser's event stream rather than PyYAML's composer, for three
 reasons: every node's position is kept; alias expansion is counted *before* anything is expanded
 (a "billion laughs" file costs a few dozen events, not a billion nodes); and plain scalars are
@@ -16,18 +21,18 @@ import codecs
 import difflib
 import os
 import re
-import types
-import typing
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
-from runofshow.durations import TEXT_SOURCE
-from runofshow.model import ID_PATTERN, SHOW_RULE, RuleViolation, Show
+from runofshow import plain
+from runofshow.basics import ID_PATTERN, SHOW_RULE, RuleViolation
 from runofshow.schedule import Path
 from runofshow.source import Position, Problem, ShowError, ShowUnreadable, SourceMap
+
+if TYPE_CHECKING:
+    from runofshow.model import Show
 
 #: Largest file accepted, in bytes. A four-hour show is a few kilobytes.
 MAX_BYTES = 1_000_000
@@ -40,6 +45,11 @@ MAX_DEPTH = 64
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _C_LOADER = _Loader is not yaml.SafeLoader
+
+# libyaml's own nesting limit (1000 levels by default, since libyaml 0.2.6) words its refusal
+# "exceeded maximum nesting depth"; the parser-side variant on libyaml's master branch says
+# "Maximum nesting level reached".
+_LIBYAML_TOO_DEEP = re.compile(r"maximum nesting (depth|level)", re.IGNORECASE)
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null")}
@@ -65,12 +75,32 @@ class LoadedShow:
     text: str
 
 
+@dataclass(frozen=True)
+class PlainLoadedShow:
+    """The same as :class:`LoadedShow`, the show as ``runofshow.plain`` classes."""
+
+    show: plain.Show
+    source: SourceMap
+    file: str
+    text: str
+
+
 def load_show(path: str | os.PathLike[str]) -> LoadedShow:
     """Read, parse and validate a run-of-show file.
 
     Raises :class:`ShowUnreadable` when the file cannot be read as YAML text at all, and
     :class:`ShowError` (with every problem found) when it is YAML but not a valid show.
     """
+    return load_show_text(*_read(path))
+
+
+def load_plain_show(path: str | os.PathLike[str]) -> PlainLoadedShow:
+    """:func:`load_show` without pydantic: the same problems, the show as plain classes."""
+    return load_plain_show_text(*_read(path))
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The text of the file and its name for problems."""
     file = os.fspath(path)
     try:
         with open(path, "rb") as handle:
@@ -94,11 +124,39 @@ def load_show(path: str | os.PathLike[str]) -> LoadedShow:
         byte = raw[error.start]
         message = f"not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8"
         raise ShowUnreadable([Problem(file, line, column, message)]) from None
-    return load_show_text(text, file)
+    return text, file
 
 
 def load_show_text(text: str, file: str = "<string>") -> LoadedShow:
     """Parse and validate run-of-show YAML given as text; ``file`` names it in problems."""
+    # Imported here, not above: the linter uses this module and must not pay for pydantic.
+    from pydantic import ValidationError
+
+    from runofshow.durations import TEXT_SOURCE
+    from runofshow.model import Show
+
+    data, source, problems = _parse_show(text, file)
+    try:
+        show = Show.model_validate(data, context=TEXT_SOURCE)
+    except ValidationError as error:
+        problems.extend(_explain(error.errors(include_url=False), data, source, file))
+    if problems:
+        raise ShowError(_sorted(problems))
+    return LoadedShow(show, source, file, text)
+
+
+def load_plain_show_text(text: str, file: str = "<string>") -> PlainLoadedShow:
+    """:func:`load_show_text` without pydantic: the same problems, the show as plain classes."""
+    data, source, problems = _parse_show(text, file)
+    show = plain.validate(data)
+    if isinstance(show, list):
+        problems.extend(_explain(show, data, source, file))
+    if problems or isinstance(show, list):
+        raise ShowError(_sorted(problems))
+    return PlainLoadedShow(show, source, file, text)
+
+
+def _parse_show(text: str, file: str) -> tuple[dict[str, Any], SourceMap, list[Problem]]:
     data, source, problems = _parse(text, file)
     if not isinstance(data, dict):
         position = source.position(())
@@ -107,13 +165,7 @@ def load_show_text(text: str, file: str = "<string>") -> LoadedShow:
             f"this file holds {_kind_of(data)}"
         )
         raise ShowError([Problem(file, position.line, position.column, message)])
-    try:
-        show = Show.model_validate(data, context=TEXT_SOURCE)
-    except ValidationError as error:
-        problems.extend(_explain(error, data, source, file))
-    if problems:
-        raise ShowError(_sorted(problems))
-    return LoadedShow(show, source, file, text)
+    return data, source, problems
 
 
 def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
@@ -163,16 +215,29 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 # --- YAML events -> nodes -------------------------------------------------------------------
 
 
-@dataclass(eq=False, slots=True)
 class _Node:
-    mark: Position
-    value: Any = None  # scalars
-    items: list[_Node] | None = None  # sequences
-    pairs: list[tuple[_Node, _Node]] | None = None  # mappings, in order, duplicates dropped
-    text: str = ""  # a scalar's text as written (mapping keys use it)
-    size: int = 1  # nodes in this subtree once its aliases are expanded
-    aliases: int = 0  # alias uses in this subtree, counting those inside expanded aliases
-    seen_keys: dict[str, Position] = field(default_factory=dict)
+    """One YAML node. A plain class, not a dataclass: facilbot lint imports this module, and
+    each dataclass costs it about 4 M instructions to build (bench/lint_speed.py)."""
+
+    __slots__ = ("aliases", "items", "mark", "pairs", "seen_keys", "size", "text", "value")
+
+    def __init__(
+        self,
+        mark: Position,
+        value: Any = None,
+        *,
+        items: list[_Node] | None = None,
+        pairs: list[tuple[_Node, _Node]] | None = None,
+        text: str = "",
+    ) -> None:
+        self.mark = mark
+        self.value = value  # scalars
+        self.items = items  # sequences
+        self.pairs = pairs  # mappings, in order, duplicates dropped
+        self.text = text  # a scalar's text as written (mapping keys use it)
+        self.size = 1  # nodes in this subtree once its aliases are expanded
+        self.aliases = 0  # alias uses in this subtree, counting those inside expanded aliases
+        self.seen_keys: dict[str, Position] = {}
 
 
 class _Builder:
@@ -195,6 +260,8 @@ class _Builder:
             for event in yaml.parse(self.text, Loader=_Loader):
                 self._event(event)
         except yaml.MarkedYAMLError as error:
+            if _C_LOADER and _LIBYAML_TOO_DEEP.search(error.problem or ""):
+                raise self._too_deep(error) from None
             raise self._syntax_error(error) from None
         except yaml.reader.ReaderError as error:
             line, column = self._position_of_offset(error.position)
@@ -316,6 +383,37 @@ class _Builder:
             raise self._refuse(mark, f"{value!r} is not a valid {_short_tag(tag)}")
         return resolved
 
+    def _too_deep(self, error: yaml.MarkedYAMLError) -> ShowUnreadable:
+        """This builder's own refusal of a file that libyaml refused as nested too deep.
+
+        libyaml 0.2.6 (bundled with PyYAML 6.0.4) refuses more than 1000 levels in its scanner.
+        The scanner hands tokens over only once they cannot start a simple key, which can be
+        up to 1024 characters later on the same line: on a line of brackets its refusal comes
+        before the event at which :meth:`_event` refuses. Every level opened before the one
+        libyaml refused lies in the text before it, with fewer levels than libyaml refuses;
+        reading that text again lets the builder refuse at :data:`MAX_DEPTH`, at the position
+        of the first level too deep, exactly as when libyaml lets the file through.
+        """
+        mark = error.problem_mark
+        if mark is None:
+            return self._syntax_error(error)
+        # libyaml's mark index counts characters (a CR LF counts two), like str indexes.
+        again = _Builder(self.text[: mark.index], self.file)
+        try:
+            for event in yaml.parse(again.text, Loader=_Loader):
+                again._event(event)
+        except ShowUnreadable as refusal:
+            return refusal
+        except yaml.MarkedYAMLError as earlier:
+            # A syntax error before the cut is the file's own (the first reading had not got
+            # there yet); one at the cut only says the text was cut.
+            at = earlier.problem_mark
+            if at is not None and (at.line, at.column) < (mark.line, mark.column):
+                return again._syntax_error(earlier)
+        # Only when libyaml's process-wide limit was set to MAX_DEPTH levels or fewer: its
+        # refusal stands.
+        return self._syntax_error(error)
+
     def _refuse(self, mark: Position, message: str) -> ShowUnreadable:
         return _unreadable(self.file, message, mark.line, mark.column)
 
@@ -360,7 +458,14 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
 
+# Every non-text value of the core schema starts with one of these (or is empty): other
+# scalars, most of a show, skip the patterns below.
+_MAYBE_NOT_TEXT = frozenset("nNtTfF~0123456789+-.")
+
+
 def _resolve_plain(text: str) -> Any:
+    if text and text[0] not in _MAYBE_NOT_TEXT:
+        return text
     if _NULL.fullmatch(text):
         return None
     if _BOOL.fullmatch(text):
@@ -418,17 +523,17 @@ _EXPECTED = {
 _MISSING = object()
 
 
-@dataclass(frozen=True)
-class _Entry:
-    error: Any  # pydantic's ErrorDetails
+class _Entry(NamedTuple):
+    error: Any  # pydantic's ErrorDetails, or runofshow.plain's of the same form
     path: Path  # into the data, union member tags removed
     union_at: Path | None  # where a union member tag was removed
 
 
 def _explain(
-    error: ValidationError, data: dict[str, Any], source: SourceMap, file: str
+    errors: list[Any], data: dict[str, Any], source: SourceMap, file: str
 ) -> list[Problem]:
-    entries = [_clean(e, data) for e in error.errors(include_url=False)]
+    """Problems for pydantic's errors, or ``runofshow.plain``'s errors of the same form."""
+    entries = [_clean(e, data) for e in errors]
     entries = _resolve_unions(entries, data)
     # A misspelt key also shows up as a missing one; the "did you mean" message says it all.
     suggested = {
@@ -616,7 +721,7 @@ def _named(path: Path, data: Any) -> tuple[str, Path]:
             return f"{label} in {name}", path[4:]
         return name, path[2:]
     if len(path) >= 2 and path[0] == "prework" and isinstance(path[1], int):
-        return f"pre-work link {path[1] + 1}", path[2:]
+        return f"pre-work item {path[1] + 1}", path[2:]
     return "", path
 
 
@@ -640,39 +745,4 @@ def _noun(path: Path, data: Any) -> str:
 
 
 def _allowed_keys(path: Path) -> list[str]:
-    model = _model_at(path)
-    if model is None:
-        return []
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-def _model_at(path: Path) -> type[BaseModel] | None:
-    """The model class that validates the mapping at ``path``, following field annotations."""
-    current: Any = Show
-    for part in path:
-        current = _unwrap(current)
-        if isinstance(part, int):
-            if typing.get_origin(current) is not list:
-                return None
-            current = typing.get_args(current)[0]
-        else:
-            if not (isinstance(current, type) and issubclass(current, BaseModel)):
-                return None
-            fields = {info.alias or name: info for name, info in current.model_fields.items()}
-            if part not in fields:
-                return None
-            current = fields[part].annotation
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin is typing.Union or origin is types.UnionType:
-        members = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
-        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
-        lists = [m for m in members if typing.get_origin(m) is list]
-        return (models or lists or members)[0]
-    return annotation
+    return plain.allowed_keys(path)

@@ -10,17 +10,38 @@ path *inside the model that found it*, so the loader can point at the exact key 
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from runofshow.durations import DURATION_JSON_SCHEMA, Duration, Offset, format_duration
+from runofshow import basics
+from runofshow.basics import (
+    CUE_ACTIONS,
+    ID_PATTERN,
+    INTERACTIVE_CUE_ACTIONS,
+    INTERACTIVE_KINDS,
+    SHOW_RULE,
+    CueAction,
+    RelPath,
+    RuleViolation,
+    SegmentKind,
+    Severity,
+)
+from runofshow.durations import DURATION_JSON_SCHEMA, Duration, Offset
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+__all__ = [
+    "CUE_ACTIONS",
+    "ID_PATTERN",
+    "INTERACTIVE_KINDS",
+    "SHOW_RULE",
+    "CueAction",
+    "RelPath",
+    "RuleViolation",
+    "SegmentKind",
+    "Severity",
+]
+
 Identifier = Annotated[
     str,
     Field(
@@ -30,23 +51,6 @@ Identifier = Annotated[
 ]
 
 
-#: A location relative to the model that reports it (same shape as ``schedule.Path``).
-RelPath = tuple[str | int, ...]
-
-#: The pydantic error type of a cross-field check (its ``ctx["violations"]`` lists them all).
-SHOW_RULE = "show_rule"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleViolation:
-    """One cross-field problem, at ``where`` relative to the model that found it."""
-
-    where: RelPath
-    message: str
-    on_key: bool = False  # point at the key rather than its value
-    first: RelPath | None = None  # for duplicates: where the first one is
-
-
 def _refuse(violations: list[RuleViolation]) -> PydanticCustomError:
     summary = "; ".join(v.message for v in violations)
     return PydanticCustomError(
@@ -54,45 +58,20 @@ def _refuse(violations: list[RuleViolation]) -> PydanticCustomError:
     )
 
 
+def _check(violations: list[RuleViolation]) -> None:
+    if violations:
+        raise _refuse(violations)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class SegmentKind(StrEnum):
-    connection = "connection"
-    talk = "talk"
-    activity = "activity"
-    discussion = "discussion"
-    breakout = "breakout"
-    break_ = "break"
-    commitments = "commitments"
-
-
-#: Segment kinds in which participants are active the whole time (count as interaction).
-INTERACTIVE_KINDS = frozenset(
-    {
-        SegmentKind.connection,
-        SegmentKind.activity,
-        SegmentKind.discussion,
-        SegmentKind.breakout,
-        SegmentKind.commitments,
-    }
-)
-
-
-class Severity(StrEnum):
-    off = "off"
-    advice = "advice"
-    warning = "warning"
-    error = "error"
-
-
-_BREAK_RULE = re.compile(r"^\s*([0-9]+)\s*/\s*([0-9]+)\s*$")
 _BREAK_RULE_SCHEMA = {
     "anyOf": [
         {
             "type": "string",
-            "pattern": _BREAK_RULE.pattern,
+            "pattern": basics.BREAK_RULE.pattern,
             "description": "WORK/REST minutes, e.g. 50/10",
             "examples": ["50/10", "90/20"],
         },
@@ -112,29 +91,10 @@ class BreakRule(Strict):
     work: Duration
     rest: Duration
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_text(cls, value: object) -> object:
-        if isinstance(value, str):
-            match = _BREAK_RULE.match(value)
-            if not match:
-                raise ValueError(
-                    f"{value!r} is not a break rule; write WORK/REST minutes, e.g. 50/10"
-                )
-            return {"work": f"{match[1]}m", "rest": f"{match[2]}m"}
-        return value
+    _from_text = model_validator(mode="before")(basics.break_rule_fields)
 
     def __str__(self) -> str:
-        return f"{self.work // 60}/{self.rest // 60}"
-
-
-def _percent(value: object) -> object:
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            return float(value.strip()[:-1])
-        except ValueError:
-            raise ValueError(f"{value!r} is not a percentage; write e.g. 20%") from None
-    return value
+        return basics.format_break_rule(self.work, self.rest)
 
 
 _PERCENT_SCHEMA = {
@@ -168,21 +128,52 @@ class Rules(Strict):
         120, description="a prompt due longer ago than this is skipped, not fired late"
     )
 
-    _pct = field_validator("talk_share_max", mode="before")(_percent)
+    _pct = field_validator("talk_share_max", mode="before")(basics.percent)
 
 
 class Access(Strict):
     """Accessibility and the asynchronous alternative for people who could not attend."""
 
-    recording: bool | None = None
+    recording: bool | None = Field(
+        None, description="whether a recording will be shared in the recap (false: there is none)"
+    )
     captions: bool | None = None
-    transcript: bool | None = None
+    transcript: bool | None = Field(
+        None, description="whether a transcript will be shared in the recap (false: there is none)"
+    )
+    recap_for: Duration = Field(
+        604800,
+        description="how long after the session its companion page stays the recap "
+        "(late poll answers and commitments, marked asynchronous)",
+    )
+
+
+class BaselineQuestion(Strict):
+    """A question answered ahead on the companion page: where people start from."""
+
+    question: str = Field(min_length=1)
+    options: list[str] = Field(min_length=2)
+    multiple: bool = Field(False, description="participants may pick more than one option")
+
+    _distinct = field_validator("options")(basics.distinct_options)
 
 
 class PreworkLink(Strict):
+    """A pre-work item: something to read or watch (``url``), a baseline question answered
+    ahead (``poll``), or both."""
+
     title: str
-    url: str
+    url: str | None = None
+    poll: BaselineQuestion | None = Field(
+        None, description="a baseline question answered ahead on the companion page"
+    )
     due_before: Duration | None = Field(None, description="how long before the session it is due")
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> PreworkLink:
+        if self.url is None and self.poll is None:
+            raise ValueError(basics.PREWORK_NEEDS)
+        return self
 
 
 class ProducerNotes(Strict):
@@ -199,6 +190,9 @@ class Poll(Strict):
     multiple: bool = Field(False, description="participants may pick more than one option")
     anonymous: bool = False
     open_for: Duration = Field(120, description="how long the poll stays open")
+    show_results: bool = Field(
+        True, description="show participants the results on the companion page once it closes"
+    )
 
 
 class Assign(Strict):
@@ -214,19 +208,12 @@ class Assign(Strict):
 
     @model_validator(mode="after")
     def _one_method(self) -> Assign:
-        chosen = [n for n in ("random", "mix_by", "rooms") if getattr(self, n) not in (None, False)]
-        if len(chosen) > 1:
-            message = f"choose one assignment method, not {' and '.join(chosen)}"
-            raise _refuse([RuleViolation((chosen[1],), message, on_key=True)])
+        _check(basics.assign_violations(self))
         return self
 
     @property
     def method(self) -> Literal["random", "mix_by", "rooms"]:
-        if self.mix_by:
-            return "mix_by"
-        if self.rooms:
-            return "rooms"
-        return "random"
+        return basics.assign_method(self)
 
 
 class Breakout(Strict):
@@ -234,13 +221,13 @@ class Breakout(Strict):
     rooms: int | None = Field(None, ge=1, le=100, description="number of rooms")
     assign: Assign = Field(default_factory=Assign)
     duration: Duration | None = Field(None, description="defaults to the rest of the segment")
-    warn_before_close: Offset = Field(120, description="warn the rooms this long before they close")
+    warn_before_close: Offset = Field(
+        basics.DEFAULT_WARN_BEFORE_CLOSE, description="warn the rooms this long before they close"
+    )
 
     @model_validator(mode="after")
     def _size_or_rooms(self) -> Breakout:
-        if self.size is not None and self.rooms is not None:
-            message = "give either size (people per room) or rooms (number of rooms), not both"
-            raise _refuse([RuleViolation(("rooms",), message, on_key=True)])
+        _check(basics.breakout_violations(self))
         return self
 
 
@@ -249,14 +236,8 @@ class BreakCue(Strict):
 
 
 class Commitments(Strict):
-    prompt: str = Field(
-        "Type one specific action you will take in the next 48 hours.", min_length=1
-    )
+    prompt: str = Field(basics.COMMITMENT_PROMPT, min_length=1)
     collect_for: Duration | None = Field(None, description="defaults to the rest of the segment")
-
-
-CueAction = Literal["say", "poll", "breakout", "break", "commitments", "producer"]
-CUE_ACTIONS: tuple[CueAction, ...] = ("say", "poll", "breakout", "break", "commitments", "producer")
 
 
 class Cue(Strict):
@@ -274,26 +255,32 @@ class Cue(Strict):
 
     @model_validator(mode="after")
     def _one_action(self) -> Cue:
-        present = [a for a in CUE_ACTIONS if self.payload_for(a) is not None]
-        if not present:
-            message = f"a cue needs exactly one action: one of {', '.join(CUE_ACTIONS)}"
-            raise _refuse([RuleViolation((), message)])
-        if len(present) > 1:
-            message = f"a cue has exactly one action, this one has {' and '.join(present)}"
-            raise _refuse([RuleViolation((present[1],), message, on_key=True)])
+        _check(basics.cue_violations(self))
         return self
 
     def payload_for(self, action: CueAction) -> object | None:
-        return self.break_ if action == "break" else getattr(self, action)
+        return basics.cue_payload(self, action)
 
     @property
     def action(self) -> CueAction:
-        return next(a for a in CUE_ACTIONS if self.payload_for(a) is not None)
+        return basics.cue_action(self)
 
     @property
     def interactive(self) -> bool:
         """Does this cue ask the participants to do something?"""
-        return self.action in ("say", "poll", "breakout", "commitments")
+        return self.action in INTERACTIVE_CUE_ACTIONS
+
+
+class Flex(Strict):
+    """How far a live re-plan may shrink (``min``) or grow (``max``) a segment.
+
+    Omitted bounds take the kind's default (``runofshow.flex.flex_range``): commitments never
+    shrink, a break keeps the rest its rule needs, a breakout keeps its warning plus a working
+    minimum, other kinds may lose a third (never their last cue).
+    """
+
+    min: Duration | None = Field(None, description="the shortest this segment may become")
+    max: Duration | None = Field(None, description="the longest this segment may become")
 
 
 class Segment(Strict):
@@ -307,30 +294,15 @@ class Segment(Strict):
     breakout: Breakout | None = Field(None, description="for breakout segments: the rooms")
     prompt: str | None = Field(None, description="for commitments segments: the prompt")
     cues: list[Cue] = Field(default_factory=list)
+    flex: Flex | None = Field(None, description="how far a live re-plan may shrink or grow it")
 
     @model_validator(mode="after")
     def _kind_specific(self) -> Segment:
-        found: list[RuleViolation] = []
-        if self.breakout is not None and self.kind != SegmentKind.breakout:
-            message = "'breakout' settings belong on a segment of kind breakout"
-            found.append(RuleViolation(("breakout",), message, on_key=True))
-        if self.prompt is not None and self.kind != SegmentKind.commitments:
-            message = "'prompt' belongs on a segment of kind commitments"
-            found.append(RuleViolation(("prompt",), message, on_key=True))
-        for index, cue in enumerate(self.cues):
-            if cue.at >= self.duration:
-                message = (
-                    f"cue at {format_duration(cue.at)} is outside its segment, "
-                    f"which lasts {format_duration(self.duration)}"
-                )
-                found.append(RuleViolation(("cues", index, "at"), message))
-        if found:
-            raise _refuse(found)
+        _check(basics.segment_violations(self))
         return self
 
     def cue_id(self, index: int) -> str:
-        cue = self.cues[index]
-        return cue.id if cue.id else f"{self.id}-{index + 1}"
+        return basics.cue_id(self, index)
 
 
 class FollowUp(Strict):
@@ -364,39 +336,11 @@ class Show(Strict):
     segments: list[Segment] = Field(min_length=1)
     follow_up: FollowUp | None = None
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
-            ) from None
-        return value
+    _known_zone = field_validator("timezone")(basics.known_zone)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Show:
-        seen: dict[str, RelPath] = {}
-        found: list[RuleViolation] = []
-        for s_index, segment in enumerate(self.segments):
-            named: list[tuple[str, RelPath]] = [(segment.id, ("segments", s_index, "id"))]
-            for c_index, cue in enumerate(segment.cues):
-                cue_path: RelPath = ("segments", s_index, "cues", c_index)
-                # A cue without an id gets <segment>-<n>; point at the cue itself then.
-                named.append((segment.cue_id(c_index), (*cue_path, "id") if cue.id else cue_path))
-            for ident, path in named:
-                if ident in seen:
-                    message = f"duplicate id {ident!r}: segment and cue ids must be unique"
-                    found.append(RuleViolation(path, message, first=seen[ident]))
-                else:
-                    seen[ident] = path
-        if found:
-            raise _refuse(found)
+        _check(basics.show_violations(self))
         return self
 
     def segment(self, segment_id: str) -> Segment:

@@ -24,16 +24,23 @@ How controls act (all at their own moment; what was already due stays as it was)
 * ``FireNow``: the cue fires at once (even while paused) and its closers keep their distance.
 * ``CallBreak``: the current segment is interrupted (it continues after the break, in a second
   piece); during a break it lengthens the break.
+* ``Replan``: the named segments get new lengths (the current one never below what has run;
+  0 drops a segment still ahead). ``ReplanPolicy`` changes nothing here.
+
+A break shorter than the shortest rest of the rules (called short, shortened, skipped) does
+not end the continuous stretch, and the producer is warned when it is cut that short; a
+``break:`` cue inside a segment ends the stretch as a break segment does.
 
 Times inside the sweep are whole microseconds, so that comparisons are exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
+from operator import attrgetter
 from typing import Literal
 
 from runofshow.controls import (
@@ -44,12 +51,14 @@ from runofshow.controls import (
     FireNow,
     Jump,
     Pause,
+    Replan,
+    ReplanPolicy,
     Resume,
     Skip,
     Start,
 )
 from runofshow.durations import format_duration
-from runofshow.guards import BreakGuard, Placed, decide_break, filler_text
+from runofshow.guards import BreakGuard, Placed, decide_break, filler_text, min_rest
 from runofshow.model import INTERACTIVE_KINDS, Segment, SegmentKind, Show
 from runofshow.schedule import INTERACTIVE_ACTIONS, segment_instants
 
@@ -58,6 +67,7 @@ US = 1_000_000  # microseconds per second
 #: Actions that close something an earlier action opened; they still happen when their
 #: segment is skipped or the show ends (rooms and polls must close).
 CLOSERS = frozenset({"poll_close", "breakout_close", "break_end", "commitments_close"})
+_BREAK_ACTIONS = frozenset({"break_start", "break_end"})
 #: Actions the guards add on top of ``schedule.ACTIONS``.
 GUARD_ACTIONS = ("filler", "break_warning")
 
@@ -80,6 +90,7 @@ class PlannedSegment:
     inserted: bool  # a break the show does not contain (called by the producer or a guard)
     origin: Origin
     offset: int = 0  # seconds into the segment at which this piece starts
+    replaces: tuple[str, ...] = ()  # a guard break: the planned break(s) whose place it took
 
     @property
     def duration(self) -> timedelta:
@@ -159,12 +170,18 @@ def live_plan(show: Show, controls: Sequence[Control], now: datetime) -> LivePla
     return _Sim(show, moment).run(controls, moment, planned=False)
 
 
-def describe_item(show: Show, item: PlannedItem) -> str:
-    """What an item does, in a few words: the say text, the poll question, the room set-up."""
+def describe_item(
+    show: Show, item: PlannedItem, segments: Mapping[str, Segment] | None = None
+) -> str:
+    """What an item does, in a few words: the say text, the poll question, the room set-up.
+
+    ``segments`` (the show's segments by id) spares a caller describing every item of a long
+    show a search through the segments for each.
+    """
     if item.text is not None:
         return item.text
     try:
-        segment = show.segment(item.segment_id)
+        segment = show.segment(item.segment_id) if segments is None else segments[item.segment_id]
     except KeyError:
         return item.action.replace("_", " ")
     if item.cue_index is not None and item.cue_index < len(segment.cues):
@@ -188,6 +205,14 @@ def describe_item(show: Show, item: PlannedItem) -> str:
     if item.action == "commitments_open":
         return segment.prompt or "commitments open"
     return item.action.replace("_", " ")
+
+
+def _spoken(seconds: int) -> str:
+    """``600`` → ``10 min``; ``90`` → ``1 min 30 s``."""
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
 
 
 def _rooms(size: int | None, rooms: int | None, action: str) -> str:
@@ -231,7 +256,12 @@ class _El:
     floor: int = 0  # items not yet fired never move before this offset (after shortening)
     done: dict[str, str] = field(default_factory=dict)  # base key -> fired|skipped|moved
     fillers: int = 0
+    replaces: tuple[str, ...] = ()
     _cache: tuple[int, list[_Instant]] | None = None
+    # Derived from the instants at one length, like _cache: by base key (fire-now looks cues
+    # up), and the [start, end) offsets of the break cues (the guards' layout of what is ahead).
+    _by_base: tuple[int, dict[str, _Instant]] | None = None
+    _rests: tuple[int, list[tuple[int, int]]] | None = None
 
     @property
     def is_break(self) -> bool:
@@ -266,14 +296,42 @@ class _El:
         self._cache = (self.length, out)
         return out
 
+    def by_base(self) -> dict[str, _Instant]:
+        if self._by_base is None or self._by_base[0] != self.length:
+            self._by_base = (self.length, {i.base: i for i in self.instants()})
+        return self._by_base[1]
+
+    def rests(self) -> list[tuple[int, int]]:
+        """Where ``break:`` cues rest people: [start, end) offsets, unclipped, in cue order.
+
+        Worked out once per length: the guards re-decide after every control and at every
+        segment start, over every element ahead, and walking each one's cues again made a
+        replay grow with controls times cues.
+        """
+        if self._rests is None or self._rests[0] != self.length:
+            opened: dict[str, int] = {}
+            found: list[tuple[int, int]] = []
+            for inst in self.instants():
+                if inst.cue_index is None:
+                    continue
+                if inst.action == "break_start":
+                    opened[inst.base] = inst.offset
+                elif inst.action == "break_end" and inst.opener in opened:
+                    found.append((opened.pop(inst.opener), inst.offset))
+            self._rests = (self.length, found)
+        return self._rests[1]
+
     def pending(self) -> list[_Instant]:
         """Items not fired, skipped or moved yet, at their offsets (never before ``floor``)."""
+        floor, done = self.floor, self.done
+        # Instants are never mutated: one at or after the floor is shared, not copied (a
+        # report replays shows of 10,000 cues, and copying each is a tenth of the replay).
         out = [
-            _Instant(max(i.offset, self.floor), i.base, i.action, i.cue_index, i.opener)
+            i if i.offset >= floor else _Instant(floor, i.base, i.action, i.cue_index, i.opener)
             for i in self.instants()
-            if i.base not in self.done
+            if i.base not in done
         ]
-        out.sort(key=lambda i: i.offset)  # stable: keeps schedule order at equal offsets
+        out.sort(key=_offset)  # stable: keeps schedule order at equal offsets
         return out
 
 
@@ -316,8 +374,12 @@ class _Floating:
 
 
 class _Sim:
-    def __init__(self, show: Show, now: datetime) -> None:
+    def __init__(self, show: Show, now: datetime, *, batch: bool = True) -> None:
         self.show = show
+        # True: the sweep emits each run of items up to the next other event at once (what
+        # the planner does); False: one time at a time, re-deciding the next event after each
+        # (the straightforward sweep, kept for the tests to check the runs against).
+        self.batch = batch
         self.rules = show.rules
         self.now = now
         self.gap = show.rules.interaction_gap * US
@@ -340,6 +402,8 @@ class _Sim:
         self.cur_off = 0
         self.cur_start = 0
         self.piece: _Piece | None = None
+        # The current element's items still ahead, as a stack: the next one is last, so
+        # taking it is pop() (pop(0) moved the whole list per item: quadratic in its cues).
         self.pend: list[_Instant] = []
         self.queue: list[tuple[_El, int]] = []
         self.runs = [0] * len(show.segments)
@@ -352,6 +416,10 @@ class _Sim:
         self.taken: set[str] = set()  # guard breaks that have begun
         self.fillers = 0
         self.call_breaks = 0
+        self.min_rest = min_rest(show.rules.breaks)
+        self.held: int | None = None  # the stretch a break interrupted (restored if too short)
+        self.rest_from: int | None = None  # when the current run of breaks began
+        self.cue_rest_from: int | None = None  # when a break cue inside a segment began
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -398,6 +466,7 @@ class _Sim:
             self.ended = True  # ran out before this control
             return "the show has ended"
         reason = self._control(control, at, s)
+        self._check_short_break(s)
         self._decide(s)
         return reason
 
@@ -427,6 +496,10 @@ class _Sim:
                 self._call_break(s, seconds * US)
             case End():
                 self._end(s, at)
+            case Replan(durations=durations):
+                self._replan(s, dict(durations))
+            case ReplanPolicy():
+                pass
             case _:
                 return f"unknown control {control!r}"
         return None
@@ -448,26 +521,37 @@ class _Sim:
     def _sweep(self, target: int | None) -> None:
         """Emit everything up to and including show time ``target`` (None: to the end)."""
         while self.cur is not None:
+            # The earliest of the next events; written out rather than min() over a generator,
+            # since this loop turns once per item (10,000 times for a long show).
             cur_end = self._cur_end()
-            item_at = self._at(self.pend[0]) if self.pend else None
+            x = cur_end
             float_at = self.floating[0].show if self.floating else None
+            if float_at is not None and float_at < x:
+                x = float_at
             guard = self.guard
             warn_at = guard.warn_at if guard and guard.warn_key not in self.warned else None
+            if warn_at is not None and warn_at < x:
+                x = warn_at
             cut_at = guard.at if guard and guard.at < cur_end else None
-            filler_at = None
+            if cut_at is not None and cut_at < x:
+                x = cut_at
             if not self.cur.is_break and not self.cur.interactive:
-                candidate = max(self.last + self.gap, self.t)
-                if candidate < cur_end:
-                    filler_at = candidate
-            x = min(
-                v for v in (item_at, float_at, warn_at, cur_end, cut_at, filler_at) if v is not None
-            )
+                filler_at = max(self.last + self.gap, self.t)  # the last branch below
+                if filler_at < x:
+                    x = filler_at
+            # Items come first at equal times. Every item up to the next other event (or the
+            # target) goes out in one run: emitting an item moves no other event earlier.
+            item_at = self._at(self.pend[-1]) if self.pend else None
+            if item_at is not None and item_at <= x:
+                if target is not None and item_at > target:
+                    break
+                limit = x if target is None else min(x, target)
+                self._emit_pending(limit if self.batch else item_at)
+                continue
             if target is not None and x > target:
                 break
             self.t = x
-            if x == item_at:
-                self._emit_pending(x)
-            elif x == float_at:
+            if x == float_at:
                 self._emit_floating(x)
             elif x == warn_at:
                 assert guard is not None
@@ -492,28 +576,67 @@ class _Sim:
     def _at(self, inst: _Instant) -> int:
         return self.cur_start + (inst.offset - self.cur_off)
 
-    def _emit_pending(self, x: int) -> None:
-        assert self.cur is not None
-        while self.pend and self._at(self.pend[0]) == x:
-            inst = self.pend.pop(0)
-            self._emit_inst(self.cur, inst, x, skipped=False)
+    def _emit_pending(self, limit: int) -> None:
+        """Emit the pending items due up to ``limit``, in order.
+
+        The sweep calls this with the time of the next event that is not an item: an item
+        only moves the filler later (it is an interaction) and leaves the segment's end, the
+        floating closers and the guard as they were, except the end of a ``break:`` cue,
+        which can re-decide the guard: the run stops there and the sweep looks again.
+        """
+        cur = self.cur
+        assert cur is not None
+        pend, shift = self.pend, self.cur_start - self.cur_off  # _at() of each, inlined
+        while pend:
+            x = pend[-1].offset + shift
+            if x > limit:
+                return
+            inst = pend.pop()
+            self.t = x
+            # emitting keeps cur, its offsets and pend as they are
+            self._emit_inst(cur, inst, x, skipped=False)
+            if inst.action == "break_end" and inst.cue_index is not None:
+                return
 
     def _emit_inst(self, el: _El, inst: _Instant, x: int, *, skipped: bool) -> None:
+        # Once per item (10,000 times in a long show): the _item() call and the run-key
+        # helper are written out here, and only break cues go on to _cue_break().
         el.done[inst.base] = "skipped" if skipped else "fired"
-        origin: Origin = el.origin
-        self._item(
-            _run_key(inst.base, el.suffix),
-            el.segment_id,
-            inst.action,
-            x,
-            origin,
-            inst.cue_index,
-            el.text if el.segment is None else None,
-            skipped=skipped,
-            closes=_run_key(inst.opener, el.suffix) if inst.opener else None,
+        suffix, action, opener = el.suffix, inst.action, inst.opener
+        self.seq += 1
+        self.items.append(
+            _Item(
+                _run_key(inst.base, suffix) if suffix else inst.base,
+                el.segment_id,
+                action,
+                x,
+                len(self.pauses),
+                skipped,
+                el.origin,
+                inst.cue_index,
+                el.text if el.segment is None else None,
+                self.seq,
+                None,
+                (_run_key(opener, suffix) if suffix else opener) if opener else None,
+            )
         )
-        if not skipped and inst.action in INTERACTIVE_ACTIONS:
-            self.last = max(self.last, x)
+        if skipped:
+            return
+        if action in INTERACTIVE_ACTIONS and x > self.last:
+            self.last = x
+        if action in _BREAK_ACTIONS and inst.cue_index is not None and not el.is_break:
+            self._cue_break(action, x)
+
+    def _cue_break(self, action: str, x: int) -> None:
+        """A ``break:`` cue inside a segment: long enough, it ends the stretch like a break."""
+        if action == "break_start":
+            self.cue_rest_from = x
+        elif action == "break_end" and self.cue_rest_from is not None:
+            rested = x - self.cue_rest_from
+            self.cue_rest_from = None
+            if rested >= self.min_rest and self.stretch_start is not None:
+                self.stretch_start = x
+                self._decide(x)
 
     def _item(
         self,
@@ -577,12 +700,17 @@ class _Sim:
         el.started = True
         self.cur, self.cur_off, self.cur_start = el, off, x
         self.piece = _Piece(el, off, x, len(self.pauses))
-        self.pend = el.pending()
+        self.pend = el.pending()[::-1]
         if el.is_break:
+            if self.stretch_start is not None:
+                self.held, self.rest_from = self.stretch_start, x
             self.stretch_start = None
             self.guard = None
         elif self.stretch_start is None:
-            self.stretch_start = x
+            short = self.rest_from is not None and x - self.rest_from < self.min_rest
+            # A break too short to count for any rule does not end the stretch it interrupted.
+            self.stretch_start = self.held if short and self.held is not None else x
+            self.held = self.rest_from = None
             self._decide(x)
 
     def _finish(self, x: int, *, split: bool = False) -> None:
@@ -602,6 +730,7 @@ class _Sim:
         if guard is not None and guard.at == x and self.queue:
             self.guard = None
             self._begin(self._guard_el(guard), 0, x)
+            self._merge(guard, x)
         elif self.queue:
             el, off = self.queue.pop(0)
             self._begin(el, off, x)
@@ -613,11 +742,30 @@ class _Sim:
         self.queue.insert(0, (el, off))
         self.guard = None
         self._begin(self._guard_el(guard), 0, x)
+        self._merge(guard, x)
+
+    def _merge(self, guard: BreakGuard, x: int) -> None:
+        """The planned break(s) a guard break takes the place of are skipped: one break."""
+        if not guard.replaces:
+            return
+        kept: list[tuple[_El, int]] = []
+        for el, off in self.queue:
+            if el.key in guard.replaces and not el.started:
+                self._skip_fresh(el, x)
+            else:
+                kept.append((el, off))
+        self.queue = kept
 
     def _guard_el(self, guard: BreakGuard) -> _El:
         self.taken.add(guard.key)
         return _El(
-            guard.key, guard.key, SegmentKind.break_, guard.rest, "guard", text=guard.break_text()
+            guard.key,
+            guard.key,
+            SegmentKind.break_,
+            guard.rest,
+            "guard",
+            text=guard.break_text(),
+            replaces=guard.replaces,
         )
 
     def _new_el(self, index: int, segment: Segment) -> _El:
@@ -659,7 +807,7 @@ class _Sim:
             if gone:
                 skipped.add(inst.base)
                 self._emit_inst(el, inst, s, skipped=True)
-        self.pend = [i for i in el.pending() if i.offset >= self.cur_off]
+        self.pend = [i for i in el.pending() if i.offset >= self.cur_off][::-1]
 
     def _resolve(self, el: _El, x: int, pending: list[_Instant]) -> None:
         """End ``el`` now: closers of what was opened happen now, everything else is skipped."""
@@ -670,7 +818,7 @@ class _Sim:
     def _terminate_current(self, s: int) -> None:
         el = self.cur
         assert el is not None
-        self._resolve(el, s, self.pend)
+        self._resolve(el, s, self.pend[::-1])
         self.pend = []
         el.length = self._elapsed(s)
 
@@ -708,7 +856,7 @@ class _Sim:
             if el.segment is None or not head.endswith(el.suffix):
                 continue
             base = head[: len(head) - len(el.suffix)] + at_sign + tail
-            insts = {i.base: i for i in el.instants()}
+            insts = el.by_base()
             inst = insts.get(base)
             if inst is None or inst.cue_index is None:
                 continue
@@ -769,9 +917,45 @@ class _Sim:
             SegmentKind.break_,
             length,
             "control",
-            text=f"break called by the producer: {format_duration(length // US)}",
+            # Pasted into the meeting chat as it is: a sentence for people, not a log line.
+            text=f"Break: back in {_spoken(length // US)}. Stretch, get water, look away.",
         )
         self._begin(brk, 0, s)
+
+    def _replan(self, s: int, durations: dict[str, int]) -> None:
+        cur = self.cur
+        assert cur is not None
+        if cur.segment is not None and cur.segment_id in durations:
+            delta = durations[cur.segment_id] * US - cur.length
+            if delta:
+                self._extend(s, delta)
+        kept: list[tuple[_El, int]] = []
+        for el, off in self.queue:
+            if el.segment is not None and not el.started and el.segment_id in durations:
+                length = durations[el.segment_id] * US
+                if length == 0:
+                    self._skip_fresh(el, s)
+                    continue
+                el.length = length
+            kept.append((el, off))
+        self.queue = kept
+
+    def _check_short_break(self, s: int) -> None:
+        """Warn the producer, once per break, when a break no longer counts for the rules."""
+        cur = self.cur
+        if cur is None or not cur.is_break or self.rest_from is None or not self.min_rest:
+            return
+        length = self._cur_end() - self.rest_from
+        key = f"~short:{cur.key}"
+        if length >= self.min_rest or key in self.warned:
+            return
+        self.warned.add(key)
+        text = (
+            f"this break is now {format_duration(length // US)}, shorter than the "
+            f"{format_duration(self.min_rest // US)} a break needs to count: the break rules "
+            "keep running and another break will be due"
+        )
+        self._item(key, cur.segment_id, "break_warning", s, "guard", None, text)
 
     def _end(self, s: int, at: datetime) -> None:
         held = len(self.pauses) if self.paused else None
@@ -816,10 +1000,12 @@ class _Sim:
             self.guard = None
             return
         end = self._cur_end()
-        layout = [Placed(cur.key, cur.is_break, self.cur_off, self.cur_start, end)]
+        layout = _placed(cur, self.cur_off, self.cur_start)
         for el, off in self.queue:
-            layout.append(Placed(el.key, el.is_break, off, end, end + el.length - off))
+            layout.extend(_placed(el, off, end))
             end += el.length - off
+        # What has run (a break cue already taken) is not ahead: the guards plan from now.
+        layout = [placed for placed in layout if placed.end > s] or layout[-1:]
         self.guard = decide_break(layout, self.stretch_start, s, self.rules.breaks, self.taken)
 
     # -- the result ---------------------------------------------------------------------------
@@ -829,16 +1015,23 @@ class _Sim:
         for length in self.pauses:
             cumulative.append(cumulative[-1] + length)
 
+        # The wall time each epoch's show time 0 stands for (one datetime per pause, not one
+        # addition of two timedeltas per item).
+        bases = [self.start_real + timedelta(microseconds=c) for c in cumulative]
+
         def real(show_us: int, epoch: int) -> datetime:
-            return self.start_real + timedelta(microseconds=show_us + cumulative[epoch])
+            return bases[epoch] + timedelta(microseconds=show_us)
 
         last_pause = len(self.pauses) if self.paused else -1
-        timed = sorted(
-            ((real(i.show, i.epoch) if i.real is None else i.real, i.seq, i) for i in self.items),
-            key=lambda t: (t[0], t[1]),
-        )
+        # By (due, seq): self.items is in seq order, so a stable sort of the positions by due
+        # is that order, with no tuple per item (timedelta(0, 0, us): no keyword parsing).
+        emitted = self.items
+        dues = [
+            bases[i.epoch] + timedelta(0, 0, i.show) if i.real is None else i.real for i in emitted
+        ]
         items: list[PlannedItem] = []
-        for due, _, it in timed:
+        for n in sorted(range(len(dues)), key=dues.__getitem__):
+            due, it = dues[n], emitted[n]
             state: ItemState
             if it.skipped:
                 state = "skipped"
@@ -884,6 +1077,7 @@ class _Sim:
                     p.el.segment is None,
                     p.el.origin,
                     p.offset // US,
+                    p.el.replaces,
                 )
             )
         ran = [s for s in segments if s.state != "skipped"]
@@ -900,6 +1094,33 @@ class _Sim:
         return LivePlan(
             status, now, self.start_real, end_at, tuple(segments), tuple(items), tuple(self.ignored)
         )
+
+
+def _placed(el: _El, off: int, start: int) -> list[Placed]:
+    """An element ahead as the guards see it: split where a ``break:`` cue rests people."""
+    end = start + el.length - off
+    if el.segment is None or el.is_break:
+        return [Placed(el.key, el.is_break, off, start, end)]
+    rests: list[tuple[int, int]] = []
+    for began, ended in el.rests():
+        a, b = max(began, off), min(ended, el.length)
+        if b > a:
+            rests.append((a, b))
+    out: list[Placed] = []
+    cursor = off
+    for a, b in sorted(rests):
+        if a < cursor:
+            continue
+        if a > cursor:
+            out.append(Placed(el.key, False, cursor, start + cursor - off, start + a - off))
+        out.append(Placed(el.key, True, a, start + a - off, start + b - off, cue_break=True))
+        cursor = b
+    if el.length > cursor or not out:
+        out.append(Placed(el.key, False, cursor, start + cursor - off, end))
+    return out
+
+
+_offset = attrgetter("offset")
 
 
 def _run_key(base: str, suffix: str) -> str:

@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
-from runofshow.model import INTERACTIVE_KINDS, BreakRule, Segment, SegmentKind, Show
+from runofshow.basics import INTERACTIVE_KINDS, SegmentKind, cues_of, segments_of
+
+if TYPE_CHECKING:
+    from runofshow.shapes import AnyBreakRule, AnySegment, AnyShow
 
 #: A location inside the show document, as a path of keys and indexes, e.g.
 #: ("segments", 2, "cues", 0, "at"). The loader maps paths to file:line:col.
@@ -79,7 +83,7 @@ class Schedule:
         return self.spans[-1].end if self.spans else 0
 
 
-def segment_instants(segment: Segment, index: int, start: int) -> list[Instant]:
+def segment_instants(segment: AnySegment, index: int, start: int) -> list[Instant]:
     """The actions of one segment placed at ``start``: explicit cues plus implicit ones by kind."""
     base: Path = ("segments", index)
     out: list[Instant] = []
@@ -114,7 +118,7 @@ def segment_instants(segment: Segment, index: int, start: int) -> list[Instant]:
         out.append(
             Instant(f"{segment.id}@close", segment.id, end, "commitments_close", (*base, "kind"))
         )
-    for i, cue in enumerate(segment.cues):
+    for i, cue in enumerate(cues_of(segment)):
         key = segment.cue_id(i)
         path = (*base, "cues", i)
         at = start + cue.at
@@ -159,11 +163,11 @@ def segment_instants(segment: Segment, index: int, start: int) -> list[Instant]:
     return out
 
 
-def static_schedule(show: Show) -> Schedule:
+def static_schedule(show: AnyShow) -> Schedule:
     spans: list[Span] = []
     instants: list[Instant] = []
     clock = 0
-    for index, segment in enumerate(show.segments):
+    for index, segment in enumerate(segments_of(show)):
         spans.append(
             Span(segment.id, segment.kind, clock, clock + segment.duration, ("segments", index))
         )
@@ -219,6 +223,39 @@ class Stretch:
         return self.end - self.start
 
 
+def rest_spans(schedule: Schedule) -> list[Span]:
+    """The spans with every ``break:`` cue carved out as a break span of its own.
+
+    A break cue inside a segment rests people as much as a break segment does, so it ends a
+    continuous stretch; the carved span's path is the cue's.
+    """
+    cue_breaks: dict[str, list[tuple[int, int, Path]]] = {}
+    opened: dict[str, Instant] = {}
+    for inst in schedule.instants:
+        if inst.cue_index is None:
+            continue
+        if inst.action == "break_start":
+            opened[inst.key] = inst
+        elif inst.action == "break_end":
+            began = opened.pop(inst.key.rsplit("@", 1)[0], None)
+            if began is not None and inst.at > began.at:
+                cue_breaks.setdefault(inst.segment_id, []).append((began.at, inst.at, began.path))
+    out: list[Span] = []
+    for span in schedule.spans:
+        cursor = span.start
+        for start, end, path in sorted(cue_breaks.get(span.segment_id, [])):
+            start, end = max(start, cursor), min(end, span.end)
+            if end <= start:
+                continue
+            if start > cursor:
+                out.append(Span(span.segment_id, span.kind, cursor, start, span.path))
+            out.append(Span(span.segment_id, SegmentKind.break_, start, end, path))
+            cursor = end
+        if span.end > cursor or cursor == span.start:
+            out.append(Span(span.segment_id, span.kind, cursor, span.end, span.path))
+    return out
+
+
 def continuous_stretches(spans: Sequence[Span]) -> list[Stretch]:
     """Stretches of non-break time, each with the length of the break that ends it."""
     out: list[Stretch] = []
@@ -245,7 +282,7 @@ def continuous_stretches(spans: Sequence[Span]) -> list[Stretch]:
     return out
 
 
-def stretch_ok(stretch: Stretch, rules: Sequence[BreakRule]) -> bool:
+def stretch_ok(stretch: Stretch, rules: Sequence[AnyBreakRule]) -> bool:
     """True when some rule allows this stretch with the break that follows it.
 
     The end of the session counts as a break long enough for every rule.

@@ -123,3 +123,22 @@ def decode_utf8(raw: bytes, what: str = "the body") -> str:
             f"{what} is not UTF-8 text: byte 0x{raw[error.start]:02x} at line {line}, "
             f"column {column}",
         ) from None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body (webhooks verify signatures on the exact bytes), refused with 413 past
+    ``limit`` bytes, declared or streamed."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "Content-Length is not a number")
+        if int(declared) > limit:
+            raise ApiError(413, f"the request body is larger than {limit:,} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the request body is larger than {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

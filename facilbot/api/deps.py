@@ -15,32 +15,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import StringConstraints
 
 from facilbot.api.errors import ApiError
 from facilbot.auth import Principal, Role, find_token, record_use, use_is_stale
 from facilbot.engine.clock import Clock
 from facilbot.engine.engine import Engine
+from facilbot.services import ServiceApp, Services
 from facilbot.settings import Settings
 from facilbot.store.db import Database, reading
+from facilbot.webhooks.ingest import WebhookIngest
 
 
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What the running app holds: set on ``app.state.services`` by the lifespan."""
-
-    settings: Settings
-    db: Database
-    engine: Engine
-    clock: Clock
+def services_of(request: Request) -> Services | None:
+    """The app's running services; None while it starts or stops."""
+    app = request.app
+    return app.services if isinstance(app, ServiceApp) else None
 
 
 def get_services(request: Request) -> Services:
-    services: Services | None = getattr(request.app.state, "services", None)
+    services = services_of(request)
     if services is None:
         raise ApiError(503, "the service is starting or stopping; try again shortly")
     return services
@@ -65,10 +64,15 @@ def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
+def get_ingest(services: ServicesDep) -> WebhookIngest:
+    return services.ingest
+
+
 DB = Annotated[Database, Depends(get_db)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+IngestDep = Annotated[WebhookIngest, Depends(get_ingest)]
 
 # Declares the scheme in OpenAPI (the "Authorize" button in /docs); errors are ours.
 bearer_scheme = HTTPBearer(
@@ -123,3 +127,26 @@ Producer = Annotated[Principal, Depends(require(Role.producer))]
 
 #: A session id in a path: a UUID, so a malformed one is a 422 before any lookup.
 SessionId = Annotated[uuid.UUID, Path(description="the session's id (a UUID)")]
+
+
+#: A platform's name as requests give it: checked against this build's platforms with
+#: :func:`known_platform`; whether it runs here is the engine's answer (422).
+PlatformName = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9_]{0,31}$")
+]
+
+
+def known_platform(services: Services, name: str, loc: tuple[str, ...]) -> None:
+    """A 422 on the field at ``loc`` when ``name`` is not a platform this build knows."""
+    if name not in services.known_platforms:
+        known = ", ".join(sorted(services.known_platforms))
+        raise RequestValidationError(
+            [
+                {
+                    "loc": loc,
+                    "msg": f"Input should be one of: {known}",
+                    "type": "literal_error",
+                    "input": name,
+                }
+            ]
+        )

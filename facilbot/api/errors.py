@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facilbot.engine.errors import (
@@ -236,6 +237,10 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking)
+        except ClientDisconnect:
+            # The client hung up while its body was read: nobody is left to answer, and
+            # nothing of ours failed (load generators and impatient platforms do it).
+            log.debug("client went away during %s", scope.get("method", "?"))
         except Exception as exc:
             route = getattr(scope.get("route"), "path", "?")
             log_unexpected(exc, scope.get("method", "?"), route)

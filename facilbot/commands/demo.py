@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -19,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from facilbot.engine.state import SessionState
@@ -48,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir", help="keep the demo database here instead of a temporary folder"
     )
     parser.add_argument("--quiet", action="store_true", help="only the closing summary")
+    parser.add_argument(
+        "--always-replan",
+        action="store_true",
+        help="accept every live re-plan (as a producer choosing 'always accept' would)",
+    )
 
 
 def find_show(name: str | None) -> Path:
@@ -97,6 +103,7 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
     from facilbot.engine.clock import ScaledClock
     from facilbot.engine.engine import Engine
     from facilbot.engine.runner import Fired
+    from facilbot.journey import demo as journey_demo
     from facilbot.settings import load_settings
     from facilbot.store.db import open_database
     from integrations.contract import (
@@ -134,12 +141,16 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
         f"{len(findings)} lint findings at warning or error)"
     )
     os.environ.setdefault("FACILBOT_ENV", "development")
-    settings = load_settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'demo.db'}")
+    settings = load_settings(
+        data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'facilbot.db'}"
+    )
     db = await open_database(settings)
     clock = ScaledClock(args.speed, origin=datetime.now(UTC).replace(microsecond=0))
     world = SimWorld()
     scenario = default_scenario(args.seed, args.participants, length=show.duration)
-    meeting = world.create(scenario, "sim-demo-1")
+    # A new meeting each run: in a kept --data-dir, the same meeting's event ids would be
+    # taken for redeliveries of the last run's and dropped (and cohorts need several runs).
+    meeting = world.create(scenario, f"sim-demo-{secrets.token_hex(4)}")
     adapter = SimAdapter(world, args.profile)
     late: list[float] = []
     start_at = clock.now()
@@ -184,6 +195,8 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
             by="demo",
         )
         await engine.start()
+        # "Always accept" is a control of a running show: sent once the meeting has started it.
+        always_replan = bool(getattr(args, "always_replan", False))
         say(
             f"  meeting  simulated ({args.participants} people, seed {args.seed}, "
             f"{args.profile} channels) at {args.speed:g}× speed; session {session_id}"
@@ -204,6 +217,9 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
                 elif isinstance(event, MeetingEnded):
                     say(f"  {offset()}  meeting ended")
             state = await engine.state(session_id)
+            if always_replan and state.status == "running":
+                always_replan = False
+                await engine.control(session_id, "replan_policy", {"auto": True}, "demo")
             segment = state.current_segment
             if segment is not None and segment.id != shown["segment"]:
                 left = state.segment_time_left_seconds or 0
@@ -221,6 +237,10 @@ async def _demo(args: argparse.Namespace, path: Path, data_dir: Path, out: TextI
         await engine.settle()
         state = await engine.state(session_id)
         _summary(state, late, print if quiet else say)
+        await _report(args, data_dir, session_id, db, clock.now(), print if quiet else say)
+        await journey_demo.follow_ups(
+            engine, session_id, print if quiet else say, None if args.data_dir is None else data_dir
+        )
         problems = [f for f in state.firings if f.status in ("failed", "interrupted")]
         return 1 if problems else 0
     finally:
@@ -257,3 +277,34 @@ def _summary(state: SessionState, late: list[float], emit: Callable[[str], None]
     cues = len(state.producer_cues)
     if cues:
         emit(f"  producer  {cues} cue(s) were for the producer to do by hand")
+    taken = [s for s in state.segments if s.kind == "break" and s.state != "skipped"]
+    merged = sum(1 for s in state.segments if s.kind == "break" and s.state == "skipped")
+    inserted = sum(1 for s in taken if s.inserted)
+    emit(
+        f"  breaks    {len(taken)} taken: {len(taken) - inserted} planned, {inserted} inserted"
+        + (f" ({merged} in place of a planned break)" if merged else "")
+    )
+    timing = state.timing
+    if timing is not None and state.segments and state.segments[0].start is not None:
+        began = state.segments[0].start
+        ran = (timing.end - began).total_seconds()
+        planned = (timing.planned_end - began).total_seconds()
+        emit(
+            f"  timing    ended after {_clock(ran)} of {_clock(planned)} planned: {timing.summary}"
+        )
+
+
+async def _report(
+    args: argparse.Namespace, data_dir: Path, session_id: str, db: Any, now: datetime, emit: Any
+) -> None:
+    """Where the demo's report is: a page that outlives a temporary data folder."""
+    from facilbot.reports.service import write_html_report
+
+    kept = args.data_dir is not None
+    folder = data_dir if kept else Path(tempfile.gettempdir())
+    path = folder / ("report.html" if kept else f"facilbot-demo-report-{session_id[:8]}.html")
+    written = await write_html_report(db.engine, session_id, now, path)
+    if written is not None:
+        emit(f"  report    {written.resolve().as_uri()}")
+    if kept:
+        emit(f"            FACILBOT_DATA_DIR={data_dir} facilbot report --last [--format html]")

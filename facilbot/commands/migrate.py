@@ -47,7 +47,9 @@ async def _run(args: argparse.Namespace, database_url: str) -> int:
             print(f"schema at {current or 'nothing (empty database)'} ({state})")
             return 0 if current == head else 1
         if args.new:
-            await migrate.new_revision(engine, args.new)
+            from facilbot.platforms.registry import metadata
+
+            await migrate.new_revision(engine, metadata(), args.new)
             return 0
         if args.downgrade:
             report = await migrate.downgrade(engine, args.downgrade)

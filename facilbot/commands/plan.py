@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from runofshow import flex
 from runofshow.durations import format_duration
 from runofshow.loader import load_show
 from runofshow.model import Show
@@ -44,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
+    parser.add_argument(
+        "--notes",
+        action="store_true",
+        help="print each segment's producer notes (watch for, keep the same, flex) and "
+        "facilitator notes under it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     timeline = plan(show, start)
     if args.format == "json":
-        print(json.dumps(as_json(show, timeline, zone, loaded.file), indent=2, ensure_ascii=False))
+        data = as_json(show, timeline, zone, loaded.file, notes=args.notes)
+        print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(as_text(show, timeline, zone))
+        sys.stdout.write(as_text(show, timeline, zone, notes=args.notes))
     return EXIT_OK
 
 
@@ -129,6 +137,8 @@ def _segment_what(show: Show, piece: PlannedSegment) -> str:
     parts = [f"{piece.kind}, {length}"]
     if piece.offset:
         parts[0] += f" (continues from {format_duration(piece.offset)})"
+    else:
+        parts[0] += f", flex {flex.describe(segment, show.rules.breaks)}"
     if segment.title:
         parts.append(segment.title)
     if segment.lead:
@@ -136,7 +146,35 @@ def _segment_what(show: Show, piece: PlannedSegment) -> str:
     return " · ".join(parts)
 
 
-def as_text(show: Show, timeline: LivePlan, zone: tzinfo) -> str:
+NOTE_LABELS = (
+    ("watch_for", "watch for"),
+    ("keep_same", "keep the same"),
+    ("flex", "flex"),
+    ("facilitator", "facilitator"),
+)
+
+
+def segment_notes(show: Show, segment_id: str) -> dict[str, str]:
+    """A segment's notes by kind (a plain-string ``producer_notes`` is what to watch for)."""
+    try:
+        segment = show.segment(segment_id)
+    except KeyError:
+        return {}
+    found: dict[str, str] = {}
+    notes = segment.producer_notes
+    if isinstance(notes, str):
+        found["watch_for"] = notes
+    elif notes is not None:
+        for name in ("watch_for", "keep_same", "flex"):
+            value = getattr(notes, name)
+            if value:
+                found[name] = value
+    if segment.facilitator_notes:
+        found["facilitator"] = segment.facilitator_notes
+    return found
+
+
+def as_text(show: Show, timeline: LivePlan, zone: tzinfo, *, notes: bool = False) -> str:
     start = timeline.start.astimezone(zone)
     end = timeline.end.astimezone(zone)
     zone_name = getattr(zone, "key", None) or start.strftime("%Z") or "local time"
@@ -170,9 +208,15 @@ def as_text(show: Show, timeline: LivePlan, zone: tzinfo) -> str:
         f"{format_duration(int((timeline.end - timeline.start).total_seconds()))}",
         "",
     ]
+    indent = " " * (sum(widths) + 5)
+    noted: set[str] = set()
     for row in [heading, *rows]:
         cells = [row[i].ljust(widths[i]) for i in range(5)]
         lines.append(" ".join([*cells, row[5]]).rstrip())
+        if notes and row[4] == "segment" and row[3] not in noted:
+            noted.add(row[3])  # a segment cut by a break gets its notes once
+            found = segment_notes(show, row[3])
+            lines += [f"{indent}{label}: {found[k]}" for k, label in NOTE_LABELS if k in found]
     guards = [i for i in timeline.items if i.origin == "guard"]
     fillers = sum(1 for i in guards if i.action in ("filler", "producer"))
     breaks = sum(1 for i in guards if i.action == "break_start")
@@ -199,7 +243,16 @@ def _item_row(
     )
 
 
-def as_json(show: Show, timeline: LivePlan, zone: tzinfo, file: str) -> dict[str, Any]:
+def _flex_json(show: Show, piece: PlannedSegment) -> dict[str, Any]:
+    if piece.inserted:
+        return {}
+    r = flex.flex_range(show.segment(piece.segment_id), show.rules.breaks)
+    return {"flex": {"min_seconds": r.min, "max_seconds": r.max, "declared": r.declared}}
+
+
+def as_json(
+    show: Show, timeline: LivePlan, zone: tzinfo, file: str, *, notes: bool = False
+) -> dict[str, Any]:
     def iso(moment: datetime) -> str:
         return moment.astimezone(zone).isoformat()
 
@@ -227,6 +280,8 @@ def as_json(show: Show, timeline: LivePlan, zone: tzinfo, file: str) -> dict[str
                 "duration_seconds": int(s.duration.total_seconds()),
                 "inserted": s.inserted,
                 "origin": s.origin,
+                **_flex_json(show, s),
+                **({"notes": segment_notes(show, s.segment_id)} if notes else {}),
             }
             for s in timeline.segments
         ],

@@ -10,12 +10,19 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from facilbot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from facilbot.engine.clock import Clock
+    from facilbot.services import Services
+
+#: Called once the server listens, with the services and the server's base URL.
+Ready = Callable[["Services", str], Awaitable[None]]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,16 +55,27 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
-async def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> int:
-    """Open everything, serve until interrupted, close everything; the exit status."""
+async def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    clock: Clock | None = None,
+    ready: Ready | None = None,
+) -> int:
+    """Open everything, serve until interrupted, close everything; the exit status.
+    ``clock`` replaces real time (``facilbot rehearse --speed``); ``ready`` runs once the
+    server listens."""
     import uvicorn
 
-    from facilbot.api.app import create_app, running_services
+    from facilbot.app import create_app, running_services
+    from facilbot.engine import heap
     from facilbot.store.db import DatabaseInUse, describe
 
     async with contextlib.AsyncExitStack() as stack:
         try:
-            services = await stack.enter_async_context(running_services(settings))
+            services = await stack.enter_async_context(running_services(settings, clock=clock))
         except (DatabaseInUse, SettingsError) as exc:
             print(f"facilbot serve: {exc}", file=sys.stderr)
             return 2
@@ -69,13 +87,14 @@ async def serve(settings: Settings, host: str, port: int, log_level: str = "info
             )
             return 2
         app = create_app(settings, services=services)
+        heap.freeze()  # start-up's objects out of the collector's full passes (engine/heap.py)
         # uvicorn handles Ctrl-C and SIGTERM: serve() returns, then the stack stops the engine
         # and closes the database.
         config = uvicorn.Config(
             app, host=host, port=port, log_level=log_level, server_header=False, lifespan="on"
         )
         server = uvicorn.Server(config)
-        announce = asyncio.create_task(_announce(server, settings, host, port))
+        announce = asyncio.create_task(_announce(server, settings, host, port, services, ready))
         try:
             await server.serve()
         finally:
@@ -83,7 +102,14 @@ async def serve(settings: Settings, host: str, port: int, log_level: str = "info
         return 0 if server.started else 1
 
 
-async def _announce(server: uvicorn.Server, settings: Settings, host: str, port: int) -> None:
+async def _announce(
+    server: uvicorn.Server,
+    settings: Settings,
+    host: str,
+    port: int,
+    services: Services,
+    ready: Ready | None,
+) -> None:
     """Say where we listen (the real port when 0 was asked) and which database, redacted."""
     from facilbot.store.db import describe
 
@@ -96,3 +122,5 @@ async def _announce(server: uvicorn.Server, settings: Settings, host: str, port:
     shown = f"[{host}]" if ":" in host else host
     print(f"facilbot serving on http://{shown}:{port} (API docs at /docs)", flush=True)
     print(f"database: {describe(settings.database_url)}", flush=True)
+    if ready is not None:
+        await ready(services, f"http://{shown}:{port}")

@@ -135,3 +135,32 @@ class VirtualClock:
     def _drop_cancelled(self) -> None:
         while self._sleepers and self._sleepers[0][2].done():
             heapq.heappop(self._sleepers)
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:  # noqa: ASYNC109
+    """Wait on the loop's real timer until ``event`` is set or ``timeout`` seconds pass;
+    whether it was set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it loses a cancellation that arrives in the loop
+    turn where the awaited thing completes (it returns the result instead of raising; 3.12
+    rebuilt it on ``asyncio.timeout``). A background loop poked just as it was stopped then
+    kept running and its ``stop()`` waited forever, which CI met under load.
+    ``asyncio.timeout`` counts cancellations and never loses one.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
+def stopping() -> bool:
+    """Whether the running task has been asked to stop, even when the cancellation surfaced
+    as another error (a clean-up that failed while unwinding replaces the CancelledError).
+
+    A loop that logs and carries on after ``except Exception`` asks this first, or a stop
+    that met a failing clean-up would leave the loop running and its owner waiting on it.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

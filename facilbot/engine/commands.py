@@ -15,7 +15,8 @@ from integrations.contract import ChatCommand, Role
 
 HELP = (
     "/fb start · /fb pause · /fb resume · /fb extend N (minutes) · /fb next · "
-    "/fb jump SEGMENT · /fb break N (minutes) · /fb fire CUE · /fb end"
+    "/fb jump SEGMENT · /fb break N (minutes) · /fb fire CUE · /fb end · "
+    "/fb replan [accept N | dismiss | always]"
 )
 
 
@@ -25,7 +26,9 @@ class CommandRefused(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ControlRequest:
-    kind: str  # start | pause | resume | extend | skip | jump | fire | break | end
+    # start | pause | resume | extend | skip | jump | fire | break | end | replan |
+    # replan_policy, or replan_show (not a control: show the standing proposal)
+    kind: str
     payload: Mapping[str, Any]
 
 
@@ -65,7 +68,27 @@ def parse_control(verb: str, args: tuple[str, ...]) -> ControlRequest:
         if not args:
             raise CommandRefused("/fb fire needs a cue id, e.g. /fb fire kickoff-poll")
         return ControlRequest("fire", {"key": args[0]})
+    if verb == "replan":
+        return _replan(args)
     raise CommandRefused(f"unknown command /fb {verb}; try: {HELP}")
+
+
+def _replan(args: tuple[str, ...]) -> ControlRequest:
+    if not args:
+        return ControlRequest("replan_show", {})
+    what = args[0].lower()
+    if what == "accept":
+        number = args[1] if len(args) > 1 else "1"
+        if not number.isdigit() or not 1 <= int(number) <= 9:
+            raise CommandRefused(
+                "/fb replan accept takes an option number, e.g. /fb replan accept 1"
+            )
+        return ControlRequest("replan", {"option": int(number) - 1})
+    if what == "dismiss":
+        return ControlRequest("replan_policy", {"auto": False})
+    if what == "always":
+        return ControlRequest("replan_policy", {"auto": True})
+    raise CommandRefused("/fb replan, /fb replan accept N, /fb replan dismiss or /fb replan always")
 
 
 def may_steer(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
@@ -18,9 +20,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from facilbot.engine.batch import ClaimBatcher, OutcomeBatcher
-from facilbot.engine.clock import Clock, VirtualClock
-from facilbot.engine.commands import CommandRefused, may_steer, parse_control
+from facilbot.engine import answer
+from facilbot.engine.attaching import attach_session
+from facilbot.engine.batch import (
+    ClaimBatcher,
+    Loader,
+    OutcomeBatcher,
+    Pacer,
+    Turns,
+    Writer,
+    announce,
+    first_writes,
+)
+from facilbot.engine.clock import Clock, VirtualClock, stopping, wait_event
 from facilbot.engine.errors import (
     ControlRefused,
     UnknownFiring,
@@ -32,6 +44,8 @@ from facilbot.engine.live import LiveHub
 from facilbot.engine.runner import Fired, SessionRunner
 from facilbot.engine.state import SessionState
 from facilbot.engine.view import build_state
+from facilbot.journey import commitments as journey_commitments
+from facilbot.outbound import outbox
 from facilbot.store import activity, leases
 from facilbot.store import controls as store_controls
 from facilbot.store import events as store_events
@@ -40,7 +54,9 @@ from facilbot.store import participants as store_participants
 from facilbot.store import sessions as store_sessions
 from facilbot.store import shows as store_shows
 from facilbot.store.db import Database, reading
+from facilbot.store.firings import FiringRecord
 from facilbot.store.inbound import encode_event
+from facilbot.store.retry import in_transaction
 from integrations.contract import (
     Carrier,
     Channel,
@@ -59,12 +75,31 @@ from runofshow.controls import Control, Start, control_from_json
 from runofshow.loader import LoadedShow, load_show_text
 from runofshow.model import Show
 from runofshow.plan import live_plan
+from runofshow.replan import propose
 
 log = logging.getLogger("facilbot.engine")
 
-CONTROL_KINDS = ("start", "pause", "resume", "extend", "skip", "jump", "fire", "break", "end")
-PLATFORMS = ("sim", "zoom", "teams")
+CONTROL_KINDS = (
+    "start",
+    "pause",
+    "resume",
+    "extend",
+    "skip",
+    "jump",
+    "fire",
+    "break",
+    "end",
+    "replan",
+    "replan_policy",
+)
 ADOPT_LIMIT = 2000
+#: Seconds before its moment that a cue's claim (a reservation) is written. Long enough for a
+#: burst's claims to be written before the moment (a thousand take ~0.15 s on the loaded
+#: 2-core machine); short, because a kill -9 leaves the reservations whose moment passes
+#: before the restart ambiguous (maybe sent), and those are reported, not repeated.
+RESERVE_AHEAD = 1.0
+#: How long after another instance's row runs out the watching pass runs (seconds).
+_EXPIRY_MARGIN = 0.05
 
 
 #: The API's control kinds that the planner's log names differently.
@@ -91,6 +126,8 @@ class Engine:
         maintenance_interval: float | None = None,
         on_fired: Callable[[Fired], None] | None = None,
         channel_overrides: Mapping[str, Mapping[Channel, Carrier]] | None = None,
+        reserve_ahead: float = RESERVE_AHEAD,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -100,16 +137,37 @@ class Engine:
         # (the simulator brings its own, so simulated people see what the bridge does).
         self.channel_overrides = {k: dict(v) for k, v in (channel_overrides or {}).items()}
         self.lease_seconds = lease_seconds
+        # Claims are written this long before their moment (runner.py's docstring); never
+        # more than a fraction of the lease, which a reservation must fall within.
+        self.reserve_ahead = max(0.0, min(reserve_ahead, lease_seconds / 4))
+        # The send guard: when this instance's leases may run out, on the monotonic clock,
+        # measured from before the last heartbeat that renewed them (``may_send``).
+        self._monotonic = monotonic
+        self.lease_deadline = -float("inf")
         self.channel_timeout = channel_timeout
         self.maintenance_interval = maintenance_interval or max(lease_seconds / 3, 0.2)
         self.hub = LiveHub()
         # Runners woken at the same instant claim (and record outcomes) in one transaction.
         # SQLite has one writer at a time; writers that collide wait in its busy handler,
-        # which sleeps in steps of up to 100 ms. Queue this process's own writers on an
-        # asyncio lock instead, so they take turns without sleeping.
-        self._write_lock = asyncio.Lock() if db.dialect == "sqlite" else None
-        self.claims = ClaimBatcher(self.writing, instance_id, clock.now)
+        # which sleeps in steps of up to 100 ms. This process's own writers take turns in
+        # memory instead, without sleeping, claims first (``batch.Turns``).
+        self._turns = Turns() if db.dialect == "sqlite" else None
+        self.claims = ClaimBatcher(
+            functools.partial(self.writing, urgent=True), instance_id, clock.now
+        )
         self.outcomes = OutcomeBatcher(self.writing)
+        self.pacer = Pacer()
+        # A thousand runners start together (at start, after a failover) and a burst of starts
+        # wakes a thousand at once: their reads and their first writes go in batches too. One
+        # connection and one statement per runner queued them on the pool for seconds (and
+        # timed out on PostgreSQL's pool of 20) while the cues fell due.
+        self.starting: Loader[tuple[store_sessions.SessionRecord | None, list[FiringRecord]]]
+        self.starting = Loader("runner-reads", self._read_runners)
+        self.first_writes = Writer("runner-first-writes", self.writing, first_writes)
+        self._runnings = Writer("running", self.writing, self._mark_running_many)
+        self.announcements = Writer("announcements", self.writing, announce)
+        self._control_reads = Loader("control-reads", self._read_controls)
+        self._show_loads: dict[int, asyncio.Future[Show]] = {}
         self.runners: dict[str, SessionRunner] = {}
         self.counters: Counter[str] = Counter()
         self._on_fired = on_fired
@@ -120,20 +178,41 @@ class Engine:
         self._generations: Counter[str] = Counter()
         self._versions: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Loop time of the next maintenance pass (see _schedule_next_pass).
+        self._next_pass = 0.0
+        self._pass_moved = asyncio.Event()
+        # The heartbeat's own connection (PostgreSQL), one pass at a time: see _beating.
+        self._beat: AsyncConnection | None = None
+        self._beat_lock = asyncio.Lock()
         self._listen: Any = None
         self.running = False
         if isinstance(clock, VirtualClock):
             clock.add_settler(self.settle)
 
     @contextlib.asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; on SQLite this process's writers take turns on a lock."""
-        if self._write_lock is None:
+    async def writing(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; on SQLite this process's writers take turns (``urgent``, a
+        claim, goes first: see ``batch.Turns``)."""
+        if self._turns is None:
             async with self.db.engine.begin() as connection:
                 yield connection
             return
-        async with self._write_lock, self.db.engine.begin() as connection:
+        async with self._turns.turn(urgent=urgent), self.db.engine.begin() as connection:
             yield connection
+
+    def may_send(self) -> bool:
+        """Whether this instance's leases surely still run: a claim (above all a reservation
+        made ahead) is sent only then. The renewal set ``lease_until`` to the database's now
+        plus the lease, and that now came after the moment measured here before the renewal
+        was sent, so the lease runs at least until ``lease_deadline`` whatever the clocks say;
+        another instance adopts a session only after its ``lease_until``.
+
+        A database only this process can open (SQLite under its instance lock) has no other
+        instance to take a session over: there a stalled heartbeat (a loaded machine, a laptop
+        asleep) must not turn due cues into interrupted ones."""
+        if self.db.lock is not None:
+            return True
+        return self._monotonic() < self.lease_deadline
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -149,6 +228,10 @@ class Engine:
                 for record in await store_sessions.active_sessions(connection):
                     if record.owner and record.owner != self.instance_id:
                         await leases.release_lease(connection, record.id, record.owner)
+        else:
+            async with self.writing() as connection:
+                await leases.prune_instances(connection)
+        self._next_pass = asyncio.get_running_loop().time() + self.maintenance_interval
         await self.maintain()
         if self.db.dialect == "postgresql":
             await self._start_listening()
@@ -172,20 +255,43 @@ class Engine:
                 await self._listen.close()
             self._listen = None
         if release:
-            async with self.writing() as connection:
-                for session_id in list(self.runners):
-                    await leases.release_lease(connection, session_id, self.instance_id)
+            owned = list(self.runners)
+            # The runners are stopped: reservations they held were never sent. Given back,
+            # the next holder claims them afresh instead of reporting them.
+            reserved = [fid for r in self.runners.values() for fid, _ in r.reserved.values()]
+
+            async def release_all(connection: AsyncConnection) -> list[str]:
+                await store_firings.release_reservations(connection, reserved)
+                # One statement, rows locked in id order (store.sessions "Lock order").
+                released = await leases.release_leases(connection, owned, self.instance_id)
+                if self.db.dialect == "postgresql":
+                    # Uncounted at once: the others' shares grow to cover what we let go.
+                    await leases.deregister_instance(connection, self.instance_id)
+                return released
+
+            await in_transaction(self.writing, release_all)
+        async with self._beat_lock:
+            await self._drop_beat_connection()
         self.runners.clear()
 
     async def _maintenance_loop(self) -> None:
         # Leases live on the database clock, so this loop runs on real time, not show time.
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.maintenance_interval)
+            delay = self._next_pass - loop.time()
+            if delay > 0:
+                # Woken early when a pass made elsewhere (attach, restart) moved the next one.
+                self._pass_moved.clear()
+                await wait_event(self._pass_moved, delay)
+                continue
+            self._next_pass = loop.time() + self.maintenance_interval
             try:
                 await self.maintain()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if stopping():
+                    raise
                 # The driver's own exception names the cause (e.g. DeadlockDetectedError); its
                 # message may quote data, so only the type is logged.
                 cause = getattr(error, "orig", None) or error
@@ -198,14 +304,33 @@ class Engine:
 
     async def maintain(self) -> None:
         """One heartbeat: renew leases, drop lost sessions, adopt orphans, check versions."""
-        async with self.writing() as connection:
-            kept = set(await leases.renew_leases(connection, self.instance_id, self.lease_seconds))
+        shared = self.db.dialect == "postgresql"
+
+        async def heartbeat(connection: AsyncConnection) -> leases.Beat:
+            # Renewing locks our rows in id order; adopting never waits (SKIP LOCKED): see
+            # "Lock order" in store.sessions. A deadlock or serialization failure re-runs it.
             # Up to ADOPT_LIMIT orphans a pass: a dead instance's sessions are taken over in
-            # one heartbeat, not a hundred at a time (SKIP LOCKED splits them between
-            # survivors).
-            adopted = await leases.adopt_orphans(
-                connection, self.instance_id, self.lease_seconds, limit=ADOPT_LIMIT
+            # one heartbeat, not a hundred at a time; on PostgreSQL each instance takes its
+            # fair share of them (store.leases.heartbeat), so they spread over the survivors.
+            return await leases.heartbeat(
+                connection,
+                self.instance_id,
+                self.lease_seconds,
+                limit=ADOPT_LIMIT,
+                shared=shared,
+                stale_after=self.maintenance_interval,
             )
+
+        began = self._monotonic()  # before the renewal: see may_send
+        async with self._beat_lock:
+            try:
+                beat = await in_transaction(self._beating, heartbeat)
+            except Exception:
+                await self._drop_beat_connection()  # a broken one is opened again next pass
+                raise
+        self.lease_deadline = began + self.lease_seconds
+        kept, adopted = set(beat.kept), beat.adopted
+        self._schedule_next_pass(beat.census)
         for session_id in list(self.runners):
             runner = self.runners[session_id]
             if session_id not in kept and session_id not in adopted:
@@ -217,7 +342,7 @@ class Engine:
         for session_id in sorted(kept | set(adopted)):
             if session_id not in self.runners:
                 self._start_runner(session_id)
-        async with reading(self.db.engine) as connection:
+        async with self._beat_lock, self._beating() as connection:
             versions = await store_controls.session_versions(connection, list(self.runners))
         for session_id, version in versions.items():
             if self._versions.get(session_id) != version:
@@ -226,6 +351,80 @@ class Engine:
                 owned = self.runners.get(session_id)  # it may have ended meanwhile
                 if owned is not None:
                     owned.poke()
+
+    @contextlib.asynccontextmanager
+    async def _beating(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction for the heartbeat; on PostgreSQL on a connection of its own.
+
+        Out of the runners' pool: when a thousand runners queue on the pool (a storm of
+        claims or refusals under load) a heartbeat waiting its turn let the leases lapse,
+        peers adopted the sessions, more claims were refused, and the pool queued longer
+        (seen with 4 instances of 1,000 sessions on 2 cores). Callers hold ``_beat_lock``.
+        """
+        if self.db.dialect != "postgresql" or not self.running:
+            async with self.writing() as connection:
+                yield connection
+            return
+        if self._beat is None:
+            self._beat = await self.db.engine.connect()
+        async with self._beat.begin():
+            yield self._beat
+
+    async def _drop_beat_connection(self) -> None:
+        beat, self._beat = self._beat, None
+        if beat is not None:
+            with contextlib.suppress(Exception):
+                await beat.close()
+
+    def _schedule_next_pass(self, census: leases.Census | None) -> None:
+        """Bring the next pass forward to just after another instance's row runs out, when
+        that comes before the regular interval.
+
+        A live instance renews its row every interval, a third of the lease, so its row always
+        has two thirds of a lease left when we look: only one that stopped renewing can run
+        out within our next interval. Waking right then takes its sessions over at
+        lease + one round trip after its last heartbeat, where the regular cadence added up
+        to a whole interval (a third of the lease) on top. If it was only late and renews in
+        time, the extra pass costs one heartbeat.
+        """
+        if census is None or census.next_expiry is None:
+            return
+        # Its session leases ran out no later than its row (renewed before it, same
+        # transaction); the margin covers the round trip that measured next_expiry.
+        at = asyncio.get_running_loop().time() + census.next_expiry + _EXPIRY_MARGIN
+        if at < self._next_pass:
+            self._next_pass = at
+            self._pass_moved.set()
+
+    def owns(self, session_id: str) -> bool:
+        """Whether this instance runs the session now (holds its lease)."""
+        return session_id in self.runners
+
+    async def restart_session(self, session_id: str) -> None:
+        """Stop the session's runner, if this instance runs it, and let the next heartbeat
+        start it again from the database (after something its runner read at start changed)."""
+        runner = self.runners.pop(session_id, None)
+        if runner is not None and runner.task is not None:
+            runner.task.cancel()
+            await asyncio.gather(runner.task, return_exceptions=True)
+        if self.running:
+            await self.maintain()
+
+    async def move_meeting(self, session_id: str, *, old_ref: str, new_ref: str) -> bool:
+        """Point a session at another reference for its meeting (a Teams join URL becomes its
+        chat id) while it still names ``old_ref``, and restart its runner; True if moved."""
+
+        async def move(connection: AsyncConnection) -> bool:
+            # One session row; re-run whole on a deadlock or serialization failure (Teams'
+            # _resolve_session comes here while the heartbeat renews the same row).
+            return await store_sessions.move_meeting(
+                connection, session_id, old_ref=old_ref, new_ref=new_ref
+            )
+
+        moved = await in_transaction(self.writing, move)
+        if moved:
+            await self.restart_session(session_id)
+        return moved
 
     def _start_runner(self, session_id: str) -> None:
         runner = SessionRunner(self, session_id)
@@ -315,6 +514,19 @@ class Engine:
 
     async def show_for_version(self, version_id: int) -> Show:
         show = self._shows.get(version_id)
+        if show is not None:
+            return show
+        # One load per version however many ask at once: a thousand runners of one show
+        # starting together parsed it a thousand times (in threads, still holding the GIL).
+        pending = self._show_loads.get(version_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load_show(version_id))
+            self._show_loads[version_id] = pending
+            pending.add_done_callback(lambda _: self._show_loads.pop(version_id, None))
+        return await asyncio.shield(pending)
+
+    async def _load_show(self, version_id: int) -> Show:
+        show = self._shows.get(version_id)
         if show is None:
             async with reading(self.db.engine) as connection:
                 record = await store_shows.get_show_version(connection, version_id)
@@ -342,31 +554,34 @@ class Engine:
         producers: Sequence[Mapping[str, str]] = (),
         recurring_ref: str | None = None,
         by: str,
+        replace: bool = False,
     ) -> str:
-        if platform not in PLATFORMS:
-            raise UnknownPlatform(
-                f"unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}"
-            )
         if platform not in self.adapters:
-            raise UnknownPlatform(f"platform {platform!r} is not configured on this server")
+            enabled = ", ".join(sorted(self.adapters)) or "none"
+            raise UnknownPlatform(
+                f"platform {platform!r} is not configured on this server (enabled: {enabled})"
+            )
         meeting_ref = meeting_ref.strip()
         if not meeting_ref or len(meeting_ref) > 200:
             raise ControlRefused("meeting_ref must be 1–200 characters")
         await self.show_for_version(show_version_id)
-        async with self.writing() as connection:
-            session_id = await store_sessions.create_session(
+
+        async def create(connection: AsyncConnection) -> str:
+            session_id = await attach_session(
                 connection,
                 show_version_id=show_version_id,
                 platform=platform,
                 meeting_ref=meeting_ref,
-                created_at=self.clock.now(),
+                at=self.clock.now(),
+                by=by,
                 planned_start=planned_start,
                 producers=producers,
                 recurring_ref=recurring_ref,
+                replace=replace,
             )
-            await store_controls.append_control(
-                connection, session_id, "attach", {"platform": platform}, self.clock.now(), by
-            )
+            return session_id
+
+        session_id = await in_transaction(self.writing, create)
         if self.running:
             await self.maintain()
         return session_id
@@ -376,12 +591,26 @@ class Engine:
         if cached is not None:
             return cached
         generation = self._generations[session_id]
-        async with reading(self.db.engine) as connection:
-            records = await store_controls.controls_for(connection, session_id)
+        records = await self._control_reads.submit(session_id)
         controls = [to_control(r.kind, r.payload, r.at) for r in records if r.kind != "attach"]
         if self._generations[session_id] == generation:
             self._controls[session_id] = controls
         return controls
+
+    async def _read_controls(
+        self, session_ids: list[str]
+    ) -> Mapping[str, list[store_controls.ControlRecord]]:
+        async with reading(self.db.engine) as connection:
+            return await store_controls.controls_for_many(connection, session_ids)
+
+    async def _read_runners(
+        self, session_ids: list[str]
+    ) -> Mapping[str, tuple[store_sessions.SessionRecord | None, list[FiringRecord]]]:
+        """What starting runners read: their session rows and their firings, in one read."""
+        async with reading(self.db.engine) as connection:
+            records = await store_sessions.get_sessions(connection, session_ids)
+            firings = await store_firings.firings_for_many(connection, session_ids)
+        return {sid: (records.get(sid), firings.get(sid, [])) for sid in session_ids}
 
     def _forget_controls(self, session_id: str) -> None:
         self._controls.pop(session_id, None)
@@ -415,6 +644,8 @@ class Engine:
             raise ControlRefused("the show is already paused")
         if kind == "resume" and plan.status != "paused":
             raise ControlRefused("the show is not paused")
+        if kind == "replan":
+            clean = _accept_replan(show, controls, now, clean)
         if kind == "fire":
             item = plan.item(clean["key"])
             if item is None or item.origin != "show":
@@ -429,29 +660,80 @@ class Engine:
         for ignored in tried.ignored:
             if ignored.index == len(controls):
                 raise ControlRefused(ignored.reason)
-        async with self.writing() as connection:
+
+        async def append(connection: AsyncConnection) -> int:
             seq = await store_controls.append_control(connection, session_id, kind, clean, now, by)
+            await outbox.add(
+                connection,
+                "control.applied",
+                {
+                    "session_id": session_id,
+                    "seq": seq,
+                    "kind": kind,
+                    "payload": clean,
+                    "by": by,
+                    "at": now,
+                },
+                at=now,
+                session_id=session_id,
+            )
+            return seq
+
+        seq = await in_transaction(self.writing, append)
         self._forget_controls(session_id)
         self._versions.pop(session_id, None)
         runner = self.runners.get(session_id)
         if runner is not None:
             runner.poke()
         self.hub.publish(session_id, {"type": "control", "kind": kind, "seq": seq, "by": by})
+        if kind != "replan":
+            await self._auto_replan(session_id, show, now)
         return seq
 
+    async def _auto_replan(self, session_id: str, show: Show, now: datetime) -> None:
+        """The producer chose "always accept for this session": take the standing proposal."""
+        proposal = propose(show, await self.controls(session_id), now)
+        if proposal is not None and proposal.auto and proposal.options[0].changes:
+            await self.control(session_id, "replan", {"option": 0}, "replan:auto")
+
     async def mark_running(self, session_id: str, at: datetime) -> None:
-        async with self.writing() as connection:
-            changed = await store_sessions.set_session_status(connection, session_id, "running", at)
-        if changed:
+        # Batched: every session started on the hour turns "running" at the same instant.
+        if await self._runnings.submit((session_id, at)):
             self.hub.publish(session_id, {"type": "status", "status": "running"})
 
+    async def _mark_running_many(
+        self, connection: AsyncConnection, requests: list[tuple[str, datetime]]
+    ) -> list[bool]:
+        """Sessions to "running", each with its ``session.started`` event in the same
+        transaction (the outbox's rule); whether each changed."""
+        moments = dict(requests)
+        moved = await store_sessions.set_sessions_status(connection, moments, "running")
+        await outbox.add_each(
+            connection,
+            [
+                ("session.started", {"session_id": sid, "at": moments[sid]}, sid, moments[sid])
+                for sid in moved
+            ],
+        )
+        return [sid in set(moved) for sid, _ in requests]
+
     async def mark_ended(self, session_id: str, at: datetime) -> None:
-        async with self.writing() as connection:
+        async def ended(connection: AsyncConnection) -> bool:
             changed = await store_sessions.set_session_status(connection, session_id, "ended", at)
             if changed:
+                await outbox.add(
+                    connection,
+                    "session.ended",
+                    {"session_id": session_id, "at": at},
+                    at=at,
+                    session_id=session_id,
+                )
                 # Leaves that arrive after the end (Zoom sends meeting.ended first at times)
                 # find no live session: close everyone's presence at the end instead.
                 await store_participants.close_presence(connection, session_id, at)
+            return changed
+
+        changed = await in_transaction(self.writing, ended)
         if changed:
             self.hub.publish(session_id, {"type": "status", "status": "ended"})
 
@@ -461,7 +743,9 @@ class Engine:
             firing = await store_firings.get_firing(connection, firing_id)
             if firing is None or firing.session_id != session_id:
                 raise UnknownFiring(f"no firing {firing_id} in session {session_id}")
-            done = await store_firings.acknowledge_firing(connection, firing_id)
+            done = await store_firings.acknowledge_firing(
+                connection, firing_id, by=by, at=self.clock.now()
+            )
         if done:
             self.hub.publish(session_id, {"type": "acknowledged", "firing_id": firing_id, "by": by})
         return done
@@ -577,14 +861,29 @@ class Engine:
                     participant_ref=event.sender_id,
                     platform_message_id=event.event_id,
                 )
-                if await self._commitments_open(connection, session_id):
-                    await activity.record_commitment(
+                if await self._commitments_open(
+                    connection, session_id
+                ) and await journey_commitments.capture_from_chat(
+                    connection,
+                    session_id,
+                    event.sender_id,
+                    name=event.sender_name,
+                    text=event.text,
+                    at=at,
+                ):
+                    await outbox.add(
                         connection,
-                        session_id,
-                        event.sender_id,
-                        name=event.sender_name,
-                        text=event.text.strip()[:2000],
+                        "commitment.created",
+                        {
+                            "session_id": session_id,
+                            "participant_ref": event.sender_id,
+                            "name": event.sender_name,
+                            "text": event.text.strip()[:2000],
+                            "source": "chat",
+                            "at": at,
+                        },
                         at=at,
+                        session_id=session_id,
                     )
                     self.hub.publish(session_id, {"type": "commitment", "name": event.sender_name})
             elif isinstance(event, PollAnswer):
@@ -594,32 +893,40 @@ class Engine:
         self.hub.publish(session_id, {"type": "event", "event": type(event).__name__})
 
     async def _commitments_open(self, connection: Any, session_id: str) -> bool:
-        opened: set[str] = set()
-        closed: set[str] = set()
-        for firing in await store_firings.firings_for(connection, session_id):
-            if firing.status in ("skipped", "interrupted"):
-                continue
-            if firing.action == "commitments_open":
-                opened.add(firing.key.split("@")[0])
-            elif firing.action == "commitments_close":
-                closed.add(firing.key.split("@")[0])
-        return bool(opened - closed)
+        return await journey_commitments.window_open(connection, session_id)
 
     async def _command(self, record: store_sessions.SessionRecord, command: ChatCommand) -> None:
-        show = await self.show_for_version(record.show_version_id)
-        names = [*show.producers.names, *(p.get("name", "") for p in record.producers)]
-        emails = [*show.producers.emails, *(p.get("email", "") for p in record.producers)]
-        if not may_steer(command, names, emails):
-            self.counters["command_refused"] += 1
-            log.info("session %s: chat command from a non-producer ignored", record.id)
-            return
-        try:
-            request = parse_control(command.verb, command.args)
-            await self.control(
-                record.id, request.kind, request.payload, f"chat:{command.sender_name}"
-            )
-        except (CommandRefused, ControlRefused) as refused:
-            self.hub.publish(record.id, {"type": "command_refused", "reason": str(refused)})
+        await answer.handle_command(self, record, command)
+
+    async def show_replan(self, record: store_sessions.SessionRecord, show: Show) -> str:
+        """``/fb replan``: the standing proposal, for the chat and the producer's console."""
+        proposal = propose(show, await self.controls(record.id), self.clock.now())
+        if proposal is None:
+            text = "no re-plan needed: the session is heading for its planned end"
+        else:
+            choices = " · ".join(f"{n}) {o.label}" for n, o in enumerate(proposal.options, 1))
+            text = f"running {proposal.late_by // 60}m late: {choices}; /fb replan accept N"
+        self.hub.publish(record.id, {"type": "replan", "text": text})
+        return text
+
+
+def _accept_replan(
+    show: Show, controls: Sequence[Control], now: datetime, clean: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The option the producer took, as the lengths themselves: a restart derives the same
+    plan from the log whatever the re-planner would propose then."""
+    proposal = propose(show, controls, now)
+    if proposal is None:
+        raise ControlRefused("no re-plan to accept: the session is heading for its planned end")
+    index = clean["option"]
+    if index >= len(proposal.options):
+        raise ControlRefused(
+            f"the proposal has {len(proposal.options)} option(s); 'option' counts from 0"
+        )
+    option = proposal.options[index]
+    if not option.changes:
+        raise ControlRefused(f"option {index} changes nothing ({option.label}); dismiss instead")
+    return {"durations": option.durations, "reason": option.label[:500]}
 
 
 def _check_payload(kind: str, payload: Mapping[str, Any], show: Show) -> dict[str, Any]:
@@ -647,4 +954,14 @@ def _check_payload(kind: str, payload: Mapping[str, Any], show: Show) -> dict[st
         if not isinstance(key, str) or not key:
             raise ControlRefused("fire needs 'key': the id of a cue")
         return {"key": key}
+    if kind == "replan":
+        option = payload.get("option", 0)
+        if isinstance(option, bool) or not isinstance(option, int) or not 0 <= option <= 9:
+            raise ControlRefused("replan takes 'option': which option to accept, 0 to 9")
+        return {"option": option}
+    if kind == "replan_policy":
+        auto = payload.get("auto", False)
+        if not isinstance(auto, bool):
+            raise ControlRefused("replan_policy takes 'auto': true (always accept) or false")
+        return {"auto": auto}
     return {}

@@ -117,7 +117,8 @@ class LiveHub:
         bridge.waiting[request_id] = future
         try:
             bridge.queue.put_nowait({"id": request_id, "action": action_to_json(action)})
-            ok, detail = await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see clock.wait_event
+                ok, detail = await future
         except TimeoutError:
             raise ChannelError(f"bridge did not acknowledge within {timeout:g}s") from None
         except asyncio.QueueFull:

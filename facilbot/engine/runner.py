@@ -5,38 +5,69 @@ read from the database, and the timeline is ``live_plan(show, controls, now)`` �
 another instance derives exactly the same thing. Each item is claimed in the database before
 it is sent (``claim_firing``: unique per session and key, and only while this instance holds
 the lease), so an item fires at most once whatever crashes or races happen.
+
+A claim is an exactly-once *reservation*: the runner writes it up to ``engine.reserve_ahead``
+seconds before the item's moment, so that at the moment only the send happens (a thousand
+sessions started on the hour made the claims the burst's write storm). A reservation is sent
+only while the instance's lease may still run (``engine.may_send``), and is given back when its
+item moves or is skipped before its moment (see "Reservations" in ``store.firings``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from facilbot.engine import expiry
 from facilbot.engine.actions import PROMPT_ACTIONS, Built, build_action
-from facilbot.engine.live import SessionCarrier
+from facilbot.engine.batch import (
+    ClaimBatcher,
+    FirstWrite,
+    FirstWritten,
+    Loader,
+    OutcomeBatcher,
+    Pacer,
+    Writer,
+)
+from facilbot.engine.clock import Clock
+from facilbot.engine.live import LiveHub, SessionCarrier
+from facilbot.outbound import outbox
 from facilbot.store import firings as store_firings
 from facilbot.store import sessions as store_sessions
-from facilbot.store.db import reading
-from facilbot.store.firings import FiringClaim, FiringOutcome
+from facilbot.store.db import Database, reading
+from facilbot.store.firings import FiringClaim, FiringOutcome, FiringRecord
 from facilbot.store.participants import present_now
-from integrations.contract import Action, Carrier, Channel, Participant, ProducerCue, Role
+from facilbot.store.retry import in_transaction
+from integrations.contract import (
+    Action,
+    Carrier,
+    Channel,
+    MeetingAdapter,
+    Participant,
+    ProducerCue,
+    Role,
+)
 from integrations.routing import channels_for, route, to_producer_cue
 from runofshow.controls import Control
 from runofshow.model import Show
 from runofshow.plan import LivePlan, PlannedItem, live_plan
-
-if TYPE_CHECKING:
-    from facilbot.engine.engine import Engine
 
 log = logging.getLogger("facilbot.engine")
 
 #: Actions the participants must also see on the companion page whatever channel carried them
 #: (Zoom's REST only pauses the recording for a break; the bridge or the producer opens rooms).
 ANNOUNCED = frozenset({"start_break", "end_break", "open_breakouts", "close_breakouts"})
+#: Prompts that the producer also gets as a cue to paste when only the companion page carried
+#: them (on Zoom without the bridge, nobody may have the page open).
+PASTE_TOO = frozenset({"say", "open_poll", "open_commitments", "warn_breakouts"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +82,43 @@ class Fired:
     channel: str | None
     late_ms: float
     segment_id: str = ""
+
+
+class RunnerHost(Protocol):
+    """What a runner needs of the engine that owns it (the engine is one; tests may pass
+    another). Keeps ``runner`` from importing ``engine``."""
+
+    db: Database
+    clock: Clock
+    hub: LiveHub
+    claims: ClaimBatcher
+    outcomes: OutcomeBatcher
+    pacer: Pacer
+    starting: Loader[tuple[store_sessions.SessionRecord | None, list[FiringRecord]]]
+    first_writes: Writer[FirstWrite, FirstWritten]
+    announcements: Writer[tuple[outbox.Once, ...], None]
+    instance_id: str
+    #: Seconds before an item's moment that its claim is written (0: at the moment).
+    reserve_ahead: float
+    adapters: dict[str, MeetingAdapter]
+    channel_overrides: dict[str, dict[Channel, Carrier]]
+    channel_timeout: float
+
+    def writing(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+    def may_send(self) -> bool:
+        """Whether this instance's leases surely still run (on its monotonic clock)."""
+        ...
+
+    async def show_for_version(self, version_id: int) -> Show: ...
+
+    async def controls(self, session_id: str) -> list[Control]: ...
+
+    async def mark_running(self, session_id: str, at: datetime) -> None: ...
+
+    async def mark_ended(self, session_id: str, at: datetime) -> None: ...
+
+    def on_fired(self, fired: Fired) -> None: ...
 
 
 def _renderer(adapter: object, meeting_ref: str) -> Callable[[Action], ProducerCue] | None:
@@ -74,40 +142,60 @@ def window_end(plan: LivePlan, item: PlannedItem) -> datetime | None:
 
 
 class SessionRunner:
-    def __init__(self, engine: Engine, session_id: str) -> None:
+    def __init__(self, engine: RunnerHost, session_id: str) -> None:
         self.engine = engine
         self.session_id = session_id
         self.wake = asyncio.Event()
         self.idle = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.fired: set[str] = set()
+        # Items claimed ahead of their moment and not sent yet: key → (firing id, moment).
+        self.reserved: dict[str, tuple[int, datetime]] = {}
         self.late_skipped: set[str] = set()  # prompts the late policy skipped
+        self.open_cues: dict[int, str] = {}  # producer cues not yet done or missed: id → key
+        self.segment_key: str | None = None  # the piece of the show on now, as last published
+        self.announced: set[str] = set()  # segment keys whose start is in the outbox
         self.marked_running = False
         self.lost = False
         self._cached: tuple[list[Control], LivePlan] | None = None
+        self._woken: asyncio.Future[None] | None = None  # what _sleep waits on
 
     def poke(self) -> None:
         """Something changed (a control, an event): re-derive the timeline now."""
         self.idle.clear()
         self.wake.set()
+        if self._woken is not None and not self._woken.done():
+            self._woken.set_result(None)
 
     async def run(self) -> None:
         engine = self.engine
         try:
-            async with reading(engine.db.engine) as connection:
-                record = await store_sessions.get_session(connection, self.session_id)
-                firings = await store_firings.firings_for(connection, self.session_id)
+            # Read and first write go through the engine's batches: runners start by the
+            # thousand (at start, after a failover) and one round trip each queued them for
+            # seconds. The write runs in ``in_transaction`` (re-run on a deadlock) and is
+            # skipped when there is nothing to write.
+            record, firings = await engine.starting.submit(self.session_id)
             if record is None or record.status == "ended":
                 return
             self.fired = {f.key for f in firings}
             self.late_skipped = {f.key for f in firings if f.status == "skipped"}
+            self.open_cues = {f.id: f.key for f in firings if _open_cue(f)}
             show = await engine.show_for_version(record.show_version_id)
-            async with engine.writing() as connection:
-                interrupted = await store_firings.mark_interrupted(connection, self.session_id)
-                if record.status == "attached":
-                    await store_sessions.set_session_status(
-                        connection, self.session_id, "waiting", engine.clock.now()
+            unsent = any(f.status == "firing" and f.sent_at is None for f in firings)
+            interrupted: list[int] = []
+            if unsent or record.status == "attached":
+                written = await engine.first_writes.submit(
+                    FirstWrite(
+                        self.session_id,
+                        unsent,
+                        record.status == "attached",
+                        engine.clock.now(),
+                        engine.instance_id,
                     )
+                )
+                interrupted = written.interrupted
+                # Reservations whose moment has not come were given back: claim them again.
+                self.fired.difference_update(written.released)
             if interrupted:
                 log.warning(
                     "session %s: %d cue(s) were claimed but not sent before a stop; "
@@ -128,7 +216,9 @@ class SessionRunner:
 
     async def _loop(self, show: Show, platform: str, meeting_ref: str) -> None:
         engine = self.engine
+        ahead = timedelta(seconds=engine.reserve_ahead)
         while not self.lost:
+            await engine.pacer.turn()  # a burst of wakes goes on a slice per loop turn
             self.wake.clear()
             controls = await engine.controls(self.session_id)
             now = engine.clock.now()
@@ -150,6 +240,16 @@ class SessionRunner:
                 await self._fire(show, plan, item, platform, meeting_ref)
                 if self.lost:
                     return
+            if self.reserved:
+                await self._release_moved(plan)
+            if ahead and plan.status == "running":
+                await self._reserve(plan, now, now + ahead)
+                if self.lost:
+                    return
+            if self.open_cues:
+                await self._expire_cues(plan, now, ending=plan.status == "ended")
+            self._segment_changed(plan, now)
+            await self._announce_segments(plan, now)
             if plan.status == "ended":
                 await engine.mark_ended(self.session_id, engine.clock.now())
                 return
@@ -168,6 +268,29 @@ class SessionRunner:
             elif next_due is None:
                 # Nothing left to fire, but the show runs on: wake at its end to record it.
                 next_due = plan.end
+            if next_due is not None and plan.status == "running":
+                # Wake at the next segment boundary too, so pages hear of the change then.
+                bounds = [p.end for p in plan.segments if p.state != "skipped" and p.end > now]
+                next_due = min([next_due, *bounds])
+            if next_due is not None and ahead and plan.status == "running":
+                # Wake early enough to reserve the next item not reserved yet.
+                unreserved = next(
+                    (
+                        i.due
+                        for i in plan.items
+                        if i.due > now + ahead
+                        and i.state != "skipped"
+                        and i.key not in self.fired
+                        and i.key not in self.reserved
+                    ),
+                    None,
+                )
+                if unreserved is not None:
+                    next_due = min(next_due, unreserved - ahead)
+            if next_due is not None and self.open_cues:
+                # Wake when an open cue's moment may pass, to record it as missed then.
+                ends = [expiry.deadline(plan, key, now) for key in self.open_cues.values()]
+                next_due = min([next_due, *(e for e in ends if e is not None and e > now)])
             await self._sleep(next_due)
 
     def _timeline(
@@ -194,24 +317,80 @@ class SessionRunner:
         self._cached = (controls, plan)
         return plan, True
 
+    async def _reserve(self, plan: LivePlan, now: datetime, until: datetime) -> None:
+        """Claim now the items due by ``until`` (the claim written ahead, see the module's
+        docstring). Runners reserving at the same instant share one claim transaction."""
+        for item in plan.items:
+            if item.due > until:
+                break
+            if (
+                item.due <= now
+                or item.state == "skipped"
+                or item.key in self.fired
+                or item.key in self.reserved
+            ):
+                continue
+            firing_id = await self.engine.claims.submit(
+                FiringClaim(self.session_id, item.key, item.action, item.due)
+            )
+            if firing_id is None:
+                await self._claim_refused(item.key)
+                if self.lost:
+                    return
+                continue
+            self.reserved[item.key] = (firing_id, item.due)
+
+    async def _release_moved(self, plan: LivePlan) -> None:
+        """Give back the reservations whose item no longer falls at its reserved moment (a
+        control moved or skipped it, the show was paused or ended): a reservation's moment is
+        the moment it is sent, so a restart can tell a sent one from a never-sent one. The
+        item is reserved again when it comes near."""
+        stale = []
+        for key, (firing_id, at) in self.reserved.items():
+            item = plan.item(key)
+            if (
+                plan.status != "running"
+                or item is None
+                or item.state == "skipped"
+                or item.due != at
+            ):
+                stale.append((key, firing_id))
+        if not stale:
+            return
+        for key, _ in stale:
+            del self.reserved[key]
+        await self._give_back([fid for _, fid in stale])
+
+    async def _give_back(self, firing_ids: list[int]) -> None:
+        async def release(connection: AsyncConnection) -> list[int]:
+            # Re-run whole should PostgreSQL abort it (an adopter closing out the same rows).
+            return await store_firings.release_reservations(connection, firing_ids)
+
+        await in_transaction(self.engine.writing, release)
+
     async def _sleep(self, until: datetime | None) -> None:
         if self.wake.is_set():
             return
-        waiter = asyncio.ensure_future(self.wake.wait())
+        # One future, woken by the clock's sleeper or by poke(). (A task waiting on the wake
+        # event beside the sleeper, under asyncio.wait, cost two tasks, a cancellation and
+        # wait's own callbacks on every wake: a tenth of a burst's time on the loop.)
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._woken = woken
         sleeper = (
             asyncio.ensure_future(self.engine.clock.sleep_until(until))
             if until is not None
             else None
         )
+        if sleeper is not None:
+            sleeper.add_done_callback(functools.partial(_resolve, woken))
         self.idle.set()
         try:
-            pending = {waiter} if sleeper is None else {waiter, sleeper}
-            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            await woken
         finally:
+            self._woken = None
             self.idle.clear()
-            for task in (waiter, sleeper):
-                if task is not None and not task.done():
-                    task.cancel()
+            if sleeper is not None and not sleeper.done():
+                sleeper.cancel()
 
     async def _fire(
         self, show: Show, plan: LivePlan, item: PlannedItem, platform: str, meeting_ref: str
@@ -220,9 +399,15 @@ class SessionRunner:
         now = engine.clock.now()
         late = now - item.due
         late_ms = late.total_seconds() * 1000
-        firing_id = await engine.claims.submit(
-            FiringClaim(self.session_id, item.key, item.action, item.due)
-        )
+        reservation = self.reserved.pop(item.key, None)
+        if reservation is not None and reservation[1] == item.due:
+            firing_id: int | None = reservation[0]
+        else:
+            if reservation is not None:  # moved since (normally given back on the way here)
+                await self._give_back([reservation[0]])
+            firing_id = await engine.claims.submit(
+                FiringClaim(self.session_id, item.key, item.action, item.due)
+            )
         if firing_id is None:
             await self._claim_refused(item.key)
             return
@@ -269,6 +454,15 @@ class SessionRunner:
             order = channels_for(adapter.capabilities(), built.action.kind, available)
         else:
             order = (Channel.producer_cue,)
+        if not engine.may_send():
+            # The lease may have run out (no heartbeat got through for a lease's length):
+            # another instance may hold the session and send this cue. Sending now could
+            # double it; stopping leaves the claim unsent, to be reported by the next holder.
+            log.warning(
+                "session %s: not sending %s: the lease may have run out", self.session_id, item.key
+            )
+            self.lost = True
+            return
         result = await route(
             meeting_ref,
             built.action,
@@ -289,6 +483,16 @@ class SessionRunner:
                 attempts.append(
                     {"producer_cue": cue_carrier.last_cue.text, "paste": cue_carrier.last_cue.paste}
                 )
+                self.open_cues[firing_id] = item.key
+        elif delivery.channel is Channel.companion and built.action.kind in PASTE_TOO:
+            cue = (_renderer(adapter, meeting_ref) or to_producer_cue)(built.action)
+            attempts.append(
+                {
+                    "producer_cue": f"Only the companion page showed this. {cue.text}",
+                    "paste": cue.paste,
+                }
+            )
+            self.open_cues[firing_id] = item.key
         status = "failed" if delivery.outcome == "failed" else "sent"
         await self._finish(
             firing_id,
@@ -300,6 +504,72 @@ class SessionRunner:
             error=delivery.detail if status == "failed" else None,
         )
         self._announce(item, built.what, status, str(delivery.channel), late_ms)
+
+    def _segment_changed(self, plan: LivePlan, now: datetime) -> None:
+        """Tell the live pages when the piece of the show on now changes (by times: a reused
+        running plan's states are as of its derivation)."""
+        on = next(
+            (p.key for p in plan.segments if p.state != "skipped" and p.start <= now < p.end),
+            None,
+        )
+        if on != self.segment_key:
+            self.segment_key = on
+            self.engine.hub.publish(self.session_id, {"type": "segment", "key": on})
+
+    async def _announce_segments(self, plan: LivePlan, now: datetime) -> None:
+        """Queue ``segment.started`` for every segment begun by now and not yet queued by this
+        runner. A new runner (restart, hand-over) queues the past ones again and the outbox
+        keeps the first of each (``outbox.add_once_many``), so none is lost or doubled. Runners
+        crossing a boundary together write in one transaction (``batch.announce``)."""
+        if plan.status not in ("running", "paused", "ended"):
+            return  # before the start, a segment's start is a forecast
+        begun = [
+            p
+            for p in plan.segments
+            if p.offset == 0
+            and p.state != "skipped"
+            and p.start <= now
+            and p.key not in self.announced
+        ]
+        if not begun:
+            return
+        await self.engine.announcements.submit(
+            tuple(
+                outbox.Once(
+                    "segment.started",
+                    {
+                        "session_id": self.session_id,
+                        "segment_id": piece.segment_id,
+                        "key": piece.key,
+                        "kind": piece.kind,
+                        "inserted": piece.inserted,
+                        "at": piece.start,
+                        "ends_at": piece.end,
+                    },
+                    at=piece.start,
+                    session_id=self.session_id,
+                    once_key=piece.key,
+                )
+                for piece in begun
+            )
+        )
+        self.announced.update(p.key for p in begun)
+
+    async def _expire_cues(self, plan: LivePlan, now: datetime, *, ending: bool) -> None:
+        """Record the open cues whose moment passed as missed (all of them at the end)."""
+        stale = [
+            firing_id
+            for firing_id, key in self.open_cues.items()
+            if ending or expiry.passed(plan, key, now)
+        ]
+        if not stale:
+            return
+        async with self.engine.writing() as connection:
+            missed = await store_firings.mark_missed(connection, stale, expiry.MISSED_REASON)
+        for firing_id in stale:
+            self.open_cues.pop(firing_id, None)
+        if missed:
+            self.engine.hub.publish(self.session_id, {"type": "cues_missed", "firings": missed})
 
     async def _announce_too(
         self,
@@ -353,6 +623,18 @@ class SessionRunner:
                 Participant(record.participant_ref, record.name, record.email, role, attributes)
             )
         return out
+
+
+def _resolve(future: asyncio.Future[None], _done: object) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _open_cue(firing: store_firings.FiringRecord) -> bool:
+    """A cue shown to the producer that is neither done nor missed yet."""
+    if firing.status != "sent" or firing.outcome == expiry.MISSED:
+        return False
+    return firing.channel == "producer_cue" or any("producer_cue" in a for a in firing.attempts)
 
 
 ControlsLoader = Callable[[str], "asyncio.Future[list[Control]]"]

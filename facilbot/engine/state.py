@@ -7,6 +7,14 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 
+class NotesView(BaseModel):
+    """The run-of-show's producer notes for a segment (a plain string is ``watch_for``)."""
+
+    watch_for: str | None = None
+    keep_same: str | None = None
+    flex: str | None = None
+
+
 class SegmentView(BaseModel):
     id: str
     kind: str
@@ -15,6 +23,8 @@ class SegmentView(BaseModel):
     end: datetime | None = None
     state: str  # done | current | upcoming | skipped
     inserted: bool = False  # a break or filler the live guards or a producer put in
+    producer_notes: NotesView | None = None
+    facilitator_notes: str | None = None
 
 
 class ItemView(BaseModel):
@@ -50,6 +60,17 @@ class ProducerCueView(BaseModel):
     since: datetime | None = None
 
 
+class NoticeView(BaseModel):
+    """A chat command the session refused or answered (shown on the console)."""
+
+    at: datetime
+    sender: str
+    command: str
+    reply: str
+    refused: bool
+    replied_via: str | None = None  # the channel that posted the reply in the meeting chat
+
+
 class ParticipantView(BaseModel):
     id: str
     name: str
@@ -74,6 +95,35 @@ class PollView(BaseModel):
     answers: int
 
 
+class ReplanOptionView(BaseModel):
+    option: int  # what to send as {"kind": "replan", "option": N}
+    label: str  # "shrink debrief 25m → 20m: ends on time"
+    end: datetime
+    late_by_seconds: int
+    changes: dict[str, int]  # segment id -> its new length in seconds (0: dropped)
+
+
+class ReplanView(BaseModel):
+    """How the session can still land on its planned end (runofshow.replan)."""
+
+    planned_end: datetime
+    end: datetime  # as things stand, without a re-plan
+    late_by_seconds: int
+    reasons: list[str]
+    options: list[ReplanOptionView]  # the first is the recommended one
+    auto: bool  # "always accept for this session" is on
+
+
+class TimingView(BaseModel):
+    """How late the session ends (or will end) against the plan, and why."""
+
+    planned_end: datetime
+    end: datetime
+    late_by_seconds: int  # negative: early
+    reasons: list[str]
+    summary: str  # "5m late: extended roleplay by 5m" | "on time"
+
+
 class SessionState(BaseModel):
     id: str
     status: str  # attached | waiting | running | ended
@@ -95,5 +145,8 @@ class SessionState(BaseModel):
     commitments: list[CommitmentView] = Field(default_factory=list)
     not_committed: list[str] = Field(default_factory=list)
     polls: list[PollView] = Field(default_factory=list)
+    notices: list[NoticeView] = Field(default_factory=list)
     bridge_connected: bool = False
     version: int = 0
+    timing: TimingView | None = None
+    replan: ReplanView | None = None

@@ -12,22 +12,48 @@ from facilbot.engine.state import (
     CommitmentView,
     FiringView,
     ItemView,
+    NotesView,
+    NoticeView,
     ParticipantView,
     PollView,
     ProducerCueView,
+    ReplanOptionView,
+    ReplanView,
     SegmentView,
     SessionState,
+    TimingView,
 )
 from facilbot.store import activity
 from facilbot.store import firings as store_firings
+from facilbot.store import notices as store_notices
 from facilbot.store import participants as store_participants
 from facilbot.store.sessions import SessionRecord
 from runofshow.controls import Control
-from runofshow.model import Show
+from runofshow.model import ProducerNotes, Show
 from runofshow.plan import describe_item, live_plan
+from runofshow.replan import lateness, propose
 
 #: How many of the next items the state lists.
 UPCOMING = 8
+#: How many of the latest chat-command notices the state lists.
+NOTICES = 20
+
+
+def readable(segment_id: str) -> str:
+    """A segment id as a title for people, when the show gives none: ``kick-off_talk`` →
+    ``Kick off talk``."""
+    words = segment_id.replace("_", " ").replace("-", " ").split()
+    text = " ".join(words) or segment_id
+    return text[:1].upper() + text[1:]
+
+
+def notes_view(notes: str | ProducerNotes | None) -> NotesView | None:
+    """A segment's producer notes; a plain string says what to watch for."""
+    if notes is None:
+        return None
+    if isinstance(notes, str):
+        return NotesView(watch_for=notes)
+    return NotesView(watch_for=notes.watch_for, keep_same=notes.keep_same, flex=notes.flex)
 
 
 async def build_state(
@@ -43,16 +69,23 @@ async def build_state(
     firings = await store_firings.firings_for(connection, record.id)
     fired = {f.key for f in firings}
     titles = {s.id: s.title for s in show.segments}
+    by_id = {s.id: s for s in show.segments}
 
     segments = [
         SegmentView(
             id=s.segment_id,
             kind=s.kind,
-            title=titles.get(s.segment_id) or ("Break" if s.inserted else None),
+            title=titles.get(s.segment_id) or ("Break" if s.inserted else readable(s.segment_id)),
             start=s.start,
             end=s.end,
             state=s.state,
             inserted=s.inserted,
+            producer_notes=notes_view(by_id[s.segment_id].producer_notes)
+            if s.segment_id in by_id
+            else None,
+            facilitator_notes=by_id[s.segment_id].facilitator_notes
+            if s.segment_id in by_id
+            else None,
         )
         for s in plan.segments
     ]
@@ -106,7 +139,8 @@ async def build_state(
                 attempts=attempts,
             )
         )
-        if f.channel == "producer_cue" and f.status == "sent":
+        shown = f.channel == "producer_cue" or any("producer_cue" in a for a in attempts)
+        if shown and f.status == "sent" and f.outcome != "missed":
             text = next((str(a["producer_cue"]) for a in attempts if "producer_cue" in a), f.key)
             paste = next((a.get("paste") for a in attempts if "producer_cue" in a), None)
             cues.append(
@@ -167,6 +201,18 @@ async def build_state(
                 )
             )
 
+    notices = [
+        NoticeView(
+            at=n.at,
+            sender=n.sender,
+            command=n.command,
+            reply=n.reply,
+            refused=n.refused,
+            replied_via=n.replied_via,
+        )
+        for n in await store_notices.notices_for(connection, record.id, limit=NOTICES)
+    ]
+
     return SessionState(
         id=record.id,
         status=record.status,
@@ -188,6 +234,43 @@ async def build_state(
         commitments=[CommitmentView(participant=c.name, text=c.text, at=c.at) for c in commitments],
         not_committed=not_committed,
         polls=polls,
+        notices=notices,
         bridge_connected=bridge_connected,
         version=record.version,
+        timing=_timing(show, controls, now) if plan.status != "waiting" else None,
+        replan=_replan(show, controls, now),
+    )
+
+
+def _timing(show: Show, controls: Sequence[Control], now: datetime) -> TimingView:
+    late = lateness(show, controls, now)
+    return TimingView(
+        planned_end=late.planned_end,
+        end=late.end,
+        late_by_seconds=late.late_by,
+        reasons=list(late.reasons),
+        summary=late.summary(),
+    )
+
+
+def _replan(show: Show, controls: Sequence[Control], now: datetime) -> ReplanView | None:
+    proposal = propose(show, controls, now)
+    if proposal is None:
+        return None
+    return ReplanView(
+        planned_end=proposal.planned_end,
+        end=proposal.end,
+        late_by_seconds=proposal.late_by,
+        reasons=list(proposal.reasons),
+        options=[
+            ReplanOptionView(
+                option=n,
+                label=o.label,
+                end=o.end,
+                late_by_seconds=o.late_by,
+                changes=o.durations,
+            )
+            for n, o in enumerate(proposal.options)
+        ],
+        auto=proposal.auto,
     )

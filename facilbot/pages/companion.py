@@ -4,7 +4,8 @@ Who may use it: whoever holds the session's companion link. The link carries a k
 of the session id under the server's pages secret, in its fragment (``#k=…``), so it is never
 sent in a request line or logged; the page sends it back in the ``X-Companion-Key`` header.
 It lets a participant read the live prompt, poll, rooms and break countdown of that one
-session and type a commitment; nothing else (no roster, no producer cues).
+session; writing (a commitment, a poll answer) also needs the person's own participant key
+(:mod:`facilbot.journey.identity`). Nothing else (no roster, no producer cues).
 """
 
 from __future__ import annotations
@@ -17,37 +18,34 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection
+from pydantic import BaseModel, ConfigDict
 
 from facilbot.engine.state import SessionState
+from facilbot.engine.view import readable
 from facilbot.settings import Settings
-from facilbot.store import activity
-from facilbot.store import participants as store_participants
 from runofshow.model import Show
 
 log = logging.getLogger("facilbot.pages")
 
 KEY_HEADER = "X-Companion-Key"
 _KEY_CONTEXT = b"facilbot companion link v1\x00"
-#: The commitment form stays open this long after the session ends (the asynchronous path).
-FORM_OPEN_AFTER_END = timedelta(hours=48)
+#: After the session ends the page is its recap for ``access.recap_for`` (this unless the show
+#: says otherwise), and still takes commitments (marked asynchronous): the way in for people
+#: who missed the session.
+FORM_OPEN_AFTER_END = timedelta(days=7)
 DEFAULT_PROMPT = "Type one specific action you will take in the next 48 hours."
 
 
-def pages_secret(settings: Settings, state: Any) -> bytes:
-    """The key that signs companion links: configured, or random for this app's lifetime."""
+def pages_secret(settings: Settings) -> bytes:
+    """The key that signs companion links: configured, or random for this process (the
+    composition root calls this once and keeps the result on the services)."""
     if settings.pages_secret is not None and settings.pages_secret.get_secret_value():
         return settings.pages_secret.get_secret_value().encode("utf-8")
-    key: bytes | None = getattr(state, "pages_secret", None)
-    if key is None:
-        key = secrets.token_bytes(32)
-        state.pages_secret = key
-        log.warning(
-            "FACILBOT_PAGES_SECRET is not set: companion links are signed with a random key "
-            "and stop working when this process restarts"
-        )
-    return key
+    log.warning(
+        "FACILBOT_PAGES_SECRET is not set: companion links are signed with a random key "
+        "and stop working when this process restarts"
+    )
+    return secrets.token_bytes(32)
 
 
 def companion_key(secret: bytes, session_id: str) -> str:
@@ -68,6 +66,8 @@ def companion_url(base_url: str, session_id: str, key: str) -> str:
 
 
 class SegmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the state's SegmentView
+
     id: str
     title: str | None
     kind: str
@@ -79,6 +79,16 @@ class PollOut(BaseModel):
     question: str
     options: list[str]
     multiple: bool = False
+
+
+class ResultOut(BaseModel):
+    """A closed poll's results, for the participants (counts only, never who chose what)."""
+
+    key: str
+    question: str
+    options: list[str]
+    counts: dict[str, int]
+    answers: int
 
 
 class RoomOut(BaseModel):
@@ -106,17 +116,20 @@ class CompanionView(BaseModel):
     time_left_seconds: float | None = None
     prompt: str | None = None
     poll: PollOut | None = None
+    results: ResultOut | None = None
     rooms: list[RoomOut] = []
     on_break: BreakOut | None = None
     commitments: FormOut | None = None
 
 
-def accepting_commitments(status: str, ended_at: datetime | None, now: datetime) -> bool:
-    """The form takes commitments while the show runs and for a while after it ends."""
+def accepting_commitments(
+    show: Show, status: str, ended_at: datetime | None, now: datetime
+) -> bool:
+    """The form takes commitments while the show runs and during the recap after it ends."""
     if status == "running":
         return True
     if status == "ended" and ended_at is not None:
-        return now - ended_at <= FORM_OPEN_AFTER_END
+        return now - ended_at <= timedelta(seconds=show.access.recap_for)
     return False
 
 
@@ -124,9 +137,18 @@ def build_view(
     state: SessionState, live: dict[str, Any], show: Show, *, ended_at: datetime | None
 ) -> CompanionView:
     """The page's view from the session state and the companion channel's live state."""
+    if state.status == "ended":
+        # What was live (the last prompt, poll, results, rooms) is over; the recap shows
+        # what was asked, with the results, in its place.
+        live = {}
     current = state.current_segment
     segment = (
-        SegmentOut(id=current.id, title=current.title, kind=current.kind, end=current.end)
+        SegmentOut(
+            id=current.id,
+            title=current.title or readable(current.id),  # console views carry one already
+            kind=current.kind,
+            end=current.end,
+        )
         if current is not None
         else None
     )
@@ -147,7 +169,7 @@ def build_view(
     if isinstance(live.get("break"), dict) or (current is not None and current.kind == "break"):
         text = str((live.get("break") or {}).get("text") or "Break")
         on_break = BreakOut(text=text, ends_at=current.end if current is not None else None)
-    accepting = accepting_commitments(state.status, ended_at, state.now)
+    accepting = accepting_commitments(show, state.status, ended_at, state.now)
     prompt_text: str | None = None
     if isinstance(live.get("commitments"), dict):
         prompt_text = str(live["commitments"].get("prompt") or DEFAULT_PROMPT)
@@ -165,10 +187,40 @@ def build_view(
         time_left_seconds=state.segment_time_left_seconds,
         prompt=str(live["prompt"]) if live.get("prompt") else None,
         poll=poll,
+        results=None if poll is not None or state.status == "ended" else last_results(state, show),
         rooms=rooms,
         on_break=on_break,
         commitments=FormOut(prompt=prompt_text, accepting=accepting) if prompt_text else None,
     )
+
+
+def last_results(state: SessionState, show: Show) -> ResultOut | None:
+    """The results of the poll that closed last, unless its show says ``show_results: false``."""
+    shown = {
+        segment.cue_id(index)
+        for segment in show.segments
+        for index, cue in enumerate(segment.cues)
+        if cue.poll is not None and cue.poll.show_results
+    }
+    closed = [
+        f.key.split("@", 1)[0].split("#", 1)[0]  # "debrief-1#2@close" closes "debrief-1"
+        for f in state.firings
+        if f.action == "poll_close" and f.status in ("sent", "acknowledged")
+    ]
+    polls = {p.key: p for p in state.polls}
+    for key in reversed(closed):
+        if key in polls:
+            if key not in shown:
+                return None
+            poll = polls[key]
+            return ResultOut(
+                key=poll.key,
+                question=poll.question,
+                options=poll.options,
+                counts=poll.counts,
+                answers=poll.answers,
+            )
+    return None
 
 
 def _segment_prompt(show: Show, segment_id: str) -> str:
@@ -176,35 +228,3 @@ def _segment_prompt(show: Show, segment_id: str) -> str:
         if segment.id == segment_id and segment.prompt:
             return segment.prompt
     return DEFAULT_PROMPT
-
-
-# --- what the page accepts ------------------------------------------------------------------
-
-
-def fold(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-async def form_participant(
-    connection: AsyncConnection, session_id: str, name: str
-) -> tuple[str, str]:
-    """(participant_ref, display name) for a name typed in the form.
-
-    A name that matches exactly one person of the session counts for that person (so the
-    producer's "not committed" list updates), unless that person already committed in the
-    chat: a form entry never replaces what someone typed in the meeting themselves.
-    """
-    wanted = fold(name)
-    people = [
-        p
-        for p in await store_participants.participants_for(connection, session_id)
-        if fold(p.name) == wanted
-    ]
-    if len(people) == 1:
-        person = people[0]
-        made = await activity.commitments_for(connection, session_id)
-        if not any(
-            c.participant_ref == person.participant_ref and c.source == "chat" for c in made
-        ):
-            return person.participant_ref, person.name
-    return f"form:{wanted}", " ".join(name.split())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import importlib.resources
+import os
 import re
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -25,16 +26,22 @@ from contextlib import aclosing
 from functools import cache
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from facilbot.api import sse
 from facilbot.api.body import JsonContent
-from facilbot.api.deps import DB, EngineDep, Producer, SessionId, SettingsDep
+from facilbot.api.deps import DB, EngineDep, Producer, ServicesDep, SessionId
 from facilbot.api.errors import ApiError, not_found
 from facilbot.engine.engine import Engine
-from facilbot.pages import bridge, companion, headers
+from facilbot.journey import commitments as journey_commitments
+from facilbot.journey import recap, schedule
+from facilbot.journey.deps import CompanionPerson, CompanionSession
+from facilbot.outbound import outbox
+from facilbot.pages import bridge, companion, headers, qr
+from facilbot.pages.assets import Assets
+from facilbot.services import Services
 from facilbot.store import activity
 from facilbot.store import sessions as store_sessions
 from facilbot.store.db import Database, reading
@@ -48,6 +55,7 @@ _NO_CONTROL_BUT_NEWLINES = r"^[^\x00-\x08\x0b-\x1f\x7f]+$"
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_NO_CONTROL)
 ]
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 STATIC_NAME = re.compile(r"^(?:vendor/)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|svg|md)$")
 CONTENT_TYPES = {
     "js": "text/javascript; charset=utf-8",
@@ -57,7 +65,7 @@ CONTENT_TYPES = {
 }
 #: Live updates the companion page re-reads its view for; the rest (joins, commitments,
 #: bridge status) change nothing it shows.
-COMPANION_EVENTS = frozenset({"companion", "control", "status", "fired", "resync"})
+COMPANION_EVENTS = frozenset({"companion", "control", "status", "fired", "resync", "segment"})
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -103,23 +111,12 @@ async def companion_page(session_id: SessionId) -> HTMLResponse:
     return _page("companion.html", str(session_id), "'none'")
 
 
-@router.get("/pages/static/{name:path}", summary="Scripts and styles of the pages")
-async def static(name: str) -> Response:
-    match = STATIC_NAME.match(name)
-    if match is None:
-        raise not_found(f"no static file {name!r}")
-    resource = importlib.resources.files("facilbot.pages") / "static"
-    for part in name.split("/"):
-        resource = resource / part
-    if not resource.is_file():
-        raise not_found(f"no static file {name!r}")
-    response = Response(
-        resource.read_bytes(),
-        media_type=CONTENT_TYPES[match[1]],
-        headers={"Cache-Control": "no-cache"},
-    )
-    headers.apply(response.headers)
-    return response
+#: The pages' scripts and styles (``facilbot/pages/static``), revalidated on every use.
+router.mount(
+    "/pages/static",
+    Assets(STATIC_DIR, names=STATIC_NAME, content_types=CONTENT_TYPES, cache_control="no-cache"),
+    name="pages-static",
+)
 
 
 # --- the bridge -----------------------------------------------------------------------------
@@ -135,12 +132,12 @@ async def _session(db: Database, session_id: uuid.UUID) -> store_sessions.Sessio
 
 class CompanionLink(BaseModel):
     url: str
+    qr_svg: str = Field(description="the link as a QR code (an SVG document)")
 
 
-def _companion_link(request: Request, settings: SettingsDep, session_id: str) -> str:
-    secret = companion.pages_secret(settings, request.app.state)
-    key = companion.companion_key(secret, session_id)
-    return companion.companion_url(settings.base_url, session_id, key)
+def _companion_link(services: Services, session_id: str) -> str:
+    key = companion.companion_key(services.pages_secret, session_id)
+    return companion.companion_url(services.settings.base_url, session_id, key)
 
 
 @router.get(
@@ -148,17 +145,17 @@ def _companion_link(request: Request, settings: SettingsDep, session_id: str) ->
     summary="The participants' companion link for a session (share it in the meeting)",
 )
 async def companion_link(
-    request: Request,
     response: Response,
     db: DB,
-    settings: SettingsDep,
+    services: ServicesDep,
     caller: Producer,
     session_id: SessionId,
 ) -> CompanionLink:
     record = await _session(db, session_id)
     headers.apply(response.headers)
     response.headers["Cache-Control"] = "no-store"
-    return CompanionLink(url=_companion_link(request, settings, record.id))
+    url = _companion_link(services, record.id)
+    return CompanionLink(url=url, qr_svg=qr.svg(url))
 
 
 @router.get(
@@ -168,10 +165,9 @@ async def companion_link(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def bridge_stream(
-    request: Request,
     engine: EngineDep,
     db: DB,
-    settings: SettingsDep,
+    services: ServicesDep,
     caller: Producer,
     session_id: SessionId,
     keepalive: Keepalive = sse.KEEPALIVE_SECONDS,
@@ -182,7 +178,7 @@ async def bridge_stream(
     record = await _session(db, session_id)
     if record.status == "ended":
         raise ApiError(409, "the session has ended; no bridge is needed")
-    link = _companion_link(request, settings, record.id)
+    link = _companion_link(services, record.id)
 
     async def hello() -> dict[str, Any]:
         return {"type": "hello", "session_id": record.id, "companion_url": link}
@@ -231,26 +227,6 @@ async def bridge_ack(
 # --- the companion page ---------------------------------------------------------------------
 
 
-async def companion_access(
-    request: Request,
-    settings: SettingsDep,
-    session_id: SessionId,
-    key: Annotated[str | None, Header(alias=companion.KEY_HEADER, max_length=200)] = None,
-) -> str:
-    """The session id, once the caller showed this session's companion key."""
-    if not key:
-        raise ApiError(
-            401, f"this page needs the session's companion link ({companion.KEY_HEADER})"
-        )
-    secret = companion.pages_secret(settings, request.app.state)
-    if not companion.key_matches(secret, str(session_id), key):
-        raise ApiError(403, "this companion link is not valid for this session")
-    return str(session_id)
-
-
-CompanionSession = Annotated[str, Depends(companion_access)]
-
-
 async def _view(engine: Engine, session_id: str) -> companion.CompanionView:
     state = await engine.state(session_id)
     show = await engine.show_for_version(state.show_version_id)
@@ -289,6 +265,9 @@ async def companion_events(
                 if event.get("type") in COMPANION_EVENTS:
                     view = await _view(engine, session_id)
                     yield {"type": "state", "state": view.model_dump(mode="json")}
+                elif event.get("type") == "journey" and event.get("what") == recap.LINKS_CHANGED:
+                    # The recap is per person (their answers): each page fetches its own.
+                    yield {"type": "recap"}
 
     async def first() -> dict[str, Any]:
         return {"type": "state", "state": first_view.model_dump(mode="json")}
@@ -300,7 +279,6 @@ async def companion_events(
 
 
 class CommitmentIn(Strict):
-    name: Name
     text: Annotated[
         str,
         StringConstraints(
@@ -312,44 +290,76 @@ class CommitmentIn(Strict):
 class CommitmentOut(BaseModel):
     recorded: bool
     name: str
+    asynchronous: bool
 
 
 @router.post(
     "/companion/{session_id}/commitment",
     status_code=201,
-    summary="A participant's closing commitment, typed in the companion page's form",
+    summary="The caller's own commitment (new or edited), from the companion page's form",
     responses={409: {"description": "the session is not taking commitments now"}},
 )
 async def commitment(
     body: CommitmentIn,
     response: Response,
     engine: EngineDep,
-    session_id: CompanionSession,
+    person: CompanionPerson,
     _json: JsonContent,
 ) -> CommitmentOut:
+    """Who commits is the participant key's person; a new commitment is taken while the
+    commitments window is open or during the recap after the end (then asynchronous); an
+    existing one can be edited whenever the page takes commitments at all."""
+    session_id = person.session_id
     now = engine.clock.now()
     async with reading(engine.db.engine) as connection:
         record = await store_sessions.get_session(connection, session_id)
-    if record is None:
-        raise not_found(f"no session {session_id}")
-    if not companion.accepting_commitments(record.status, record.ended_at, now):
+        if record is None:
+            raise not_found(f"no session {session_id}")
+        name = await journey_commitments.name_of(connection, session_id, person.ref)
+        existing = await journey_commitments.commitment_of(connection, session_id, person.ref)
+        window = await journey_commitments.window_open(connection, session_id)
+    if name is None:
+        raise ApiError(409, "say who you are first (your name on this page)")
+    show = await engine.show_for_version(record.show_version_id)
+    if not companion.accepting_commitments(show, record.status, record.ended_at, now):
         raise ApiError(
             409,
             "this session is not taking commitments now (it has not started yet, "
-            "or it ended more than 48 hours ago)",
+            "or its recap is over)",
         )
-    async with engine.db.engine.begin() as connection:
-        ref, name = await companion.form_participant(connection, session_id, body.name)
-        recorded = await activity.record_commitment(
-            connection, session_id, ref, name=name, text=body.text, at=now, source="form"
+    if record.status == "running" and existing is None and not window:
+        raise ApiError(409, "commitments open in the closing part of the session")
+    async with engine.writing() as connection:
+        await journey_commitments.write_own(
+            connection, session_id, person.ref, name=name, text=body.text, at=now
         )
+        if existing is None:  # an edit is not a new commitment
+            await outbox.add(
+                connection,
+                "commitment.created",
+                {
+                    "session_id": session_id,
+                    "participant_ref": person.ref,
+                    "name": name,
+                    "text": body.text.strip()[:2000],
+                    "source": "form",
+                    "at": now,
+                },
+                at=now,
+                session_id=session_id,
+            )
+        if record.status == "ended":
+            # A commitment made during the recap is owed its follow-ups like a live one
+            # (the sender's housekeeping only looks at recently ended sessions).
+            await schedule.derive(connection, session_id, show)
     engine.hub.publish(session_id, {"type": "commitment", "name": name})
     headers.apply(response.headers)
-    return CommitmentOut(recorded=recorded, name=name)
+    first_at = existing[1] if existing is not None else now
+    late = record.ended_at is not None and first_at > record.ended_at
+    return CommitmentOut(recorded=True, name=name, asynchronous=late)
 
 
 class PollAnswerIn(Strict):
-    name: Name
     poll_key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     choices: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
         min_length=1, max_length=20
@@ -370,24 +380,20 @@ async def poll_answer(
     body: PollAnswerIn,
     response: Response,
     engine: EngineDep,
-    session_id: CompanionSession,
+    person: CompanionPerson,
     _json: JsonContent,
 ) -> PollAnswerOut:
+    session_id = person.session_id
     poll = engine.hub.companion_state(session_id).get("poll")
     if not isinstance(poll, dict) or poll.get("poll_key") != body.poll_key:
         raise ApiError(409, "that poll is not open on the companion page")
     options = [str(o) for o in poll.get("options", ())]
-    unknown = [c for c in body.choices if c not in options]
-    if unknown:
-        raise ApiError(422, f"not an option of this poll: {unknown[0]!r}")
-    if len(set(body.choices)) != len(body.choices):
-        raise ApiError(422, "the same option is chosen twice")
-    if not poll.get("multiple") and len(body.choices) != 1:
-        raise ApiError(422, "this poll takes exactly one choice")
-    ref = f"form:{companion.fold(body.name)}"
+    problem = recap.choice_problem(options, bool(poll.get("multiple")), body.choices)
+    if problem is not None:
+        raise ApiError(422, problem)
     async with engine.db.engine.begin() as connection:
         recorded = await activity.record_poll_answer(
-            connection, session_id, body.poll_key, ref, body.choices, engine.clock.now()
+            connection, session_id, body.poll_key, person.ref, body.choices, engine.clock.now()
         )
     engine.hub.publish(session_id, {"type": "poll_answer", "poll_key": body.poll_key})
     headers.apply(response.headers)

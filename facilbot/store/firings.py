@@ -5,6 +5,21 @@ that also checks, on the database clock, that the claiming instance holds the se
 the UNIQUE (session_id, key) makes a second claim a no-op even from a zombie owner. A row left
 in ``firing`` without ``sent_at`` was interrupted between claim and send: it is reported
 (:func:`interrupted_firings`, :func:`mark_interrupted`), never sent again.
+
+Reservations. A claim may be written shortly before its moment (``planned_at``), within the
+lease: a *reservation*. Only the send then happens at the moment. The instance that reserved
+never sends after its own lease may have run out (the engine's guard), so whoever holds the
+session next can tell which unsent rows were never sent: those whose moment had not come.
+They are given back (:func:`release_unsent_many`, :func:`release_reservations`: the row is
+deleted and the cue may be claimed again); an unsent row whose moment has passed may have been
+sent just before a crash, and is reported as interrupted as before.
+
+Lock order. Claims lock no session row (the lease check is a snapshot read; the insert's
+foreign-key ``FOR KEY SHARE`` conflicts with nothing facilbot takes, see "Lock order" in
+:mod:`facilbot.store.sessions`). Firing rows are locked in one order too, should two instances
+touch the same session's firings (a zombie owner and the adopter): a claim batch inserts in
+(session, key) order (a second insert of the same key waits for the first), an outcome batch
+updates in firing id order, and :func:`mark_interrupted` locks in id order.
 """
 
 from __future__ import annotations
@@ -14,13 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, literal, select, update
+from sqlalchemy import bindparam, delete, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facilbot.store._sql import upsert_insert
 from facilbot.store.db import db_now
 from facilbot.store.leases import holds_lease
 from facilbot.store.models import FIRING_STATUSES, Firing, Session, table_of
+from facilbot.store.sessions import id_chunks
 from facilbot.store.types import JSONType, UTCDateTime
 
 _firings = table_of(Firing)
@@ -60,6 +76,8 @@ class FiringRecord:
     attempts: Sequence[Mapping[str, Any]]
     error: str | None
     claimed_by: str
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
 
 
 async def claim_firing(
@@ -134,7 +152,7 @@ async def claim_firings(
         # No row lock: share-locking the sessions here deadlocked with the lease heartbeat's
         # UPDATE of the same rows. The check is then as atomic as claim_firing's single
         # statement (a snapshot read); a claim can never be doubled either way: the
-        # UNIQUE (session_id, key) decides.
+        # UNIQUE (session_id, key) decides. See "Lock order" in facilbot.store.sessions.
     )
     held = set((await connection.execute(leased)).scalars())
     rows = [
@@ -148,7 +166,9 @@ async def claim_firings(
             "attempts": [],
             "claimed_by": instance_id,
         }
-        for claim in claims
+        # In (session, key) order: a batch racing another over the same keys waits for them
+        # in the same order, never in a cycle.
+        for claim in sorted(claims, key=lambda claim: (claim.session_id, claim.key))
         if claim.session_id in held
     ]
     statement = (
@@ -243,16 +263,31 @@ async def finish_firings(connection: AsyncConnection, outcomes: Sequence[FiringO
                 "new_attempts": [dict(attempt) for attempt in item.attempts],
                 "new_error": None if item.error is None else item.error[:ERROR_MAX],
             }
-            for item in outcomes
+            # In firing id order, the order mark_interrupted locks them in.
+            for item in sorted(outcomes, key=lambda item: item.firing_id)
         ],
     )
 
 
 async def acknowledge_firing(
-    connection: AsyncConnection, firing_id: int, *, channel: str | None = None
+    connection: AsyncConnection,
+    firing_id: int,
+    *,
+    channel: str | None = None,
+    by: str | None = None,
+    at: datetime | None = None,
 ) -> bool:
-    """A person or the in-client bridge confirmed a sent firing happened."""
-    values: dict[str, Any] = {"status": "acknowledged", "outcome": "acknowledged"}
+    """A person or the in-client bridge confirmed a sent firing happened.
+
+    ``by`` and ``at`` are kept for the report's cue table ("who pressed done"); only the
+    first acknowledgement counts, since a second finds the firing no longer ``sent``.
+    """
+    values: dict[str, Any] = {
+        "status": "acknowledged",
+        "outcome": "acknowledged",
+        "acknowledged_by": None if by is None else by[:200],
+        "acknowledged_at": at,
+    }
     if channel is not None:
         values["channel"] = channel
     result = await connection.execute(
@@ -263,12 +298,43 @@ async def acknowledge_firing(
     return result.rowcount == 1
 
 
+async def mark_missed(
+    connection: AsyncConnection, firing_ids: Sequence[int], reason: str
+) -> list[int]:
+    """Producer cues nobody marked done in time: still ``sent`` (they were shown), with the
+    outcome ``missed``. Returns the ids changed (a cue marked done meanwhile stays done)."""
+    if not firing_ids:
+        return []
+    rows = await connection.execute(
+        update(_firings)
+        .where(_firings.c.id.in_(list(firing_ids)), _firings.c.status == "sent")
+        .values(outcome="missed", error=reason[:ERROR_MAX])
+        .returning(_firings.c.id)
+    )
+    return [row[0] for row in rows]
+
+
 async def firings_for(connection: AsyncConnection, session_id: str) -> list[FiringRecord]:
     """Every firing of the session, in claim order."""
     rows = await connection.execute(
         select(_firings).where(_firings.c.session_id == session_id).order_by(_firings.c.id)
     )
     return [FiringRecord(**row._mapping) for row in rows]
+
+
+async def firings_for_many(
+    connection: AsyncConnection, session_ids: Sequence[str]
+) -> dict[str, list[FiringRecord]]:
+    """:func:`firings_for` for many sessions in one round trip per thousand (runners starting
+    together read their firings in one statement, not one each)."""
+    found: dict[str, list[FiringRecord]] = {session_id: [] for session_id in session_ids}
+    for chunk in id_chunks(session_ids):
+        rows = await connection.execute(
+            select(_firings).where(_firings.c.session_id.in_(chunk)).order_by(_firings.c.id)
+        )
+        for row in rows:
+            found[row.session_id].append(FiringRecord(**row._mapping))
+    return found
 
 
 async def get_firing(connection: AsyncConnection, firing_id: int) -> FiringRecord | None:
@@ -294,18 +360,105 @@ async def interrupted_firings(connection: AsyncConnection, session_id: str) -> l
     return [FiringRecord(**row._mapping) for row in rows]
 
 
+async def release_reservations(connection: AsyncConnection, firing_ids: Sequence[int]) -> list[int]:
+    """Give back reservations their holder will not send (the cue moved, was skipped, or the
+    instance is stopping); the ids deleted. Only rows still unsent are touched: by id, so a
+    reservation made afresh by whoever holds the session now is never someone else's to drop."""
+    if not firing_ids:
+        return []
+    rows = await connection.execute(
+        delete(_firings)
+        .where(
+            _firings.c.id.in_(sorted(firing_ids)),
+            _firings.c.status == "firing",
+            _firings.c.sent_at.is_(None),
+        )
+        .returning(_firings.c.id)
+    )
+    return sorted(row[0] for row in rows)
+
+
+async def release_unsent_many(
+    connection: AsyncConnection,
+    session_ids: Sequence[str],
+    instance_id: str,
+    *,
+    after: datetime,
+    others_after: datetime,
+) -> dict[str, list[str]]:
+    """A new holder of the sessions gives back the reservations whose moment has not come:
+    ``planned_at`` after ``after`` for its own (``claimed_by`` is ``instance_id``: one clock),
+    after ``others_after`` (later, for another machine's clock skew) for another instance's.
+    The keys given back, by session. Only on sessions whose lease ``instance_id`` holds, on the
+    database clock: a reservation made since by the session's real holder is not ours to drop.
+
+    Why this is safe: the holder that reserved a row sends it only at its moment and only
+    while its own lease may still run (``Engine.may_send``); the lease has run out, or was
+    given up, before anyone else holds the session. So a row whose moment had not come then
+    was never sent.
+    """
+    released: dict[str, list[str]] = {}
+    dialect = connection.dialect.name
+    for chunk in id_chunks(session_ids):
+        leased = select(_sessions.c.id).where(
+            _sessions.c.id.in_(chunk),
+            _sessions.c.owner == instance_id,
+            _sessions.c.lease_until > db_now(dialect),
+        )
+        rows = await connection.execute(
+            delete(_firings)
+            .where(
+                _firings.c.session_id.in_(leased),
+                _firings.c.status == "firing",
+                _firings.c.sent_at.is_(None),
+                or_(
+                    (_firings.c.claimed_by == instance_id) & (_firings.c.planned_at > after),
+                    _firings.c.planned_at > others_after,
+                ),
+            )
+            .returning(_firings.c.session_id, _firings.c.key)
+        )
+        for row in rows:
+            released.setdefault(row.session_id, []).append(row.key)
+    return {session_id: sorted(keys) for session_id, keys in released.items()}
+
+
 async def mark_interrupted(
     connection: AsyncConnection, session_id: str, *, error: str = "interrupted before sending"
 ) -> list[int]:
     """Close out the session's interrupted firings as ``interrupted``; their ids."""
-    rows = await connection.execute(
-        update(_firings)
-        .where(
-            _firings.c.session_id == session_id,
+    closed = await mark_interrupted_many(connection, [session_id], error=error)
+    return closed.get(session_id, [])
+
+
+async def mark_interrupted_many(
+    connection: AsyncConnection,
+    session_ids: Sequence[str],
+    *,
+    error: str = "interrupted before sending",
+) -> dict[str, list[int]]:
+    """:func:`mark_interrupted` for several sessions in one statement per thousand; the ids
+    closed out, by session (only sessions that had any). Rows are locked in firing id order."""
+    closed: dict[str, list[int]] = {}
+    for chunk in id_chunks(session_ids):
+        interrupted = (
+            _firings.c.session_id.in_(chunk),
             _firings.c.status == "firing",
             _firings.c.sent_at.is_(None),
         )
-        .values(status="interrupted", error=error[:ERROR_MAX])
-        .returning(_firings.c.id)
-    )
-    return sorted(rows.scalars())
+        in_order = (
+            select(_firings.c.id)
+            .where(*interrupted)
+            .order_by(_firings.c.id)
+            .with_for_update(key_share=True)
+            .scalar_subquery()
+        )
+        rows = await connection.execute(
+            update(_firings)
+            .where(_firings.c.id.in_(in_order), *interrupted)
+            .values(status="interrupted", error=error[:ERROR_MAX])
+            .returning(_firings.c.session_id, _firings.c.id)
+        )
+        for row in rows:
+            closed.setdefault(row.session_id, []).append(row.id)
+    return {session_id: sorted(ids) for session_id, ids in closed.items()}

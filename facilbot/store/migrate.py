@@ -1,5 +1,7 @@
 """Alembic, configured in code (no ``alembic.ini``): the one path that upgrades the schema.
 
+The scripts live in ``facilbot/store/migrations/`` and ship in the wheel.
+
 ``facilbot migrate``, ``facilbot serve`` and the test fixtures all call :func:`upgrade`.
 """
 
@@ -15,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,23 +30,39 @@ class MigrationsMissing(Exception):
 
 
 def migrations_dir() -> Path:
-    """``migrations/`` beside the ``facilbot`` package (a source checkout or editable install),
-    or the folder ``FACILBOT_MIGRATIONS_DIR`` names (an installed wheel, as in the image)."""
-    configured = os.environ.get("FACILBOT_MIGRATIONS_DIR")
-    path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "migrations"
+    """The Alembic environment and the core's scripts, shipped inside the package (so an
+    installed wheel migrates)."""
+    path = Path(__file__).resolve().parent / "migrations"
     if not (path / "env.py").is_file():
-        raise MigrationsMissing(
-            f"the database migrations were not found at {path}; install facilbot from a source "
-            "checkout (pip install -e .) so that migrations/ ships beside the package"
-        )
+        raise MigrationsMissing(f"the database migrations were not found at {path}")
     return path
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def version_locations() -> list[Path]:
+    """Where the scripts are: the core's, then each platform's own ``migrations/`` folder.
+
+    Found by path, not by import, so the store stays closed to the platforms; the scripts
+    form one linear history across the folders (each names the revision before it).
+    """
+    platforms = Path(__file__).resolve().parents[1] / "platforms"
+    return [migrations_dir() / "versions", *sorted(platforms.glob("*/migrations"))]
+
+
+def alembic_config(
+    connection: Connection | None = None, metadata: MetaData | None = None
+) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option(
+        "version_locations", os.pathsep.join(str(path) for path in version_locations())
+    )
     # env.py runs on this connection; it never opens its own.
     config.attributes["connection"] = connection
+    # Only autogenerate needs the models; the caller hands over the metadata with every
+    # platform's tables on it (``facilbot.platforms.registry.metadata``), so the store never
+    # imports a platform.
+    config.attributes["metadata"] = metadata
     return config
 
 
@@ -115,31 +133,32 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(_current)
 
 
-async def schema_differences(engine: AsyncEngine) -> list[Any]:
-    """What autogenerate would change to make the database match the models (empty = in sync)."""
-    from facilbot import (
-        teams_store,  # noqa: F401 - the Teams tables, likewise
-        zoom_store,  # noqa: F401 - the Zoom tables, likewise
-    )
-    from facilbot.store import bindings  # noqa: F401 - its table is on Base.metadata too
-    from facilbot.store.models import Base
+async def schema_differences(engine: AsyncEngine, metadata: MetaData) -> list[Any]:
+    """What autogenerate would change to make the database match ``metadata`` (empty = in
+    sync); pass ``facilbot.platforms.registry.metadata()`` for every table facilbot has."""
 
     def compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "compare_server_default": True}
         )
-        return list(compare_metadata(context, Base.metadata))
+        return list(compare_metadata(context, metadata))
 
     async with engine.connect() as connection:
         return await connection.run_sync(compare)
 
 
-async def new_revision(engine: AsyncEngine, message: str, rev_id: str | None = None) -> None:
-    """Write a new migration script from the difference between the models and the database."""
+async def new_revision(
+    engine: AsyncEngine, metadata: MetaData, message: str, rev_id: str | None = None
+) -> None:
+    """Write a new migration script from the difference between ``metadata`` and the
+    database (see :func:`schema_differences` for which metadata)."""
 
     def work(connection: Connection) -> None:
         command.revision(
-            alembic_config(connection), message=message, autogenerate=True, rev_id=rev_id
+            alembic_config(connection, metadata),
+            message=message,
+            autogenerate=True,
+            rev_id=rev_id,
         )
 
     async with engine.connect() as connection:

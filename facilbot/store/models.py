@@ -102,6 +102,18 @@ class Session(Base):
     recurring_ref: Mapped[str | None] = mapped_column(String(200))
 
 
+class Instance(Base):
+    """A running engine instance on PostgreSQL, renewed by its heartbeat (``store.leases``):
+    the live ones are those whose ``lease_until`` (database clock) has not passed. Adoption
+    divides the unfinished sessions by their number. Unused on SQLite (one instance)."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lease_until: Mapped[datetime]
+    started_at: Mapped[datetime]
+
+
 class Control(Base):
     """One entry of a session's control log: the session's state is this log."""
 
@@ -141,6 +153,9 @@ class Firing(Base):
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(String(500))
     claimed_by: Mapped[str] = mapped_column(String(200))
+    #: who pressed "done" on a producer cue (or "bridge"), and when, for the report
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None]
 
 
 class Participant(Base):

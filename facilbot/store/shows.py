@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -95,6 +96,17 @@ async def _by_hash(connection: AsyncConnection, name: str, digest: str) -> ShowV
 async def get_show_version(connection: AsyncConnection, id: int) -> ShowVersionRecord | None:
     row = (await connection.execute(select(_shows).where(_shows.c.id == id))).first()
     return None if row is None else ShowVersionRecord(**row._mapping)
+
+
+async def show_titles(connection: AsyncConnection, ids: Iterable[int]) -> dict[int, str]:
+    """The titles of the given show versions, by id (for lists of sessions)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await connection.execute(
+        select(_shows.c.id, _shows.c.title).where(_shows.c.id.in_(wanted))
+    )
+    return {row.id: row.title for row in rows}
 
 
 async def latest_show_version(connection: AsyncConnection, name: str) -> ShowVersionRecord | None:

@@ -7,13 +7,13 @@ latest uploaded version of the show is attached and started (``facilbot.webhooks
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from facilbot.api.body import JsonContent
-from facilbot.api.deps import DB, Caller, EngineDep, Producer
+from facilbot.api.deps import DB, Caller, PlatformName, Producer, ServicesDep, known_platform
 from facilbot.api.errors import ApiError, not_found
 from facilbot.store import bindings as stored
 from facilbot.store import shows as store_shows
@@ -27,7 +27,6 @@ Text = Annotated[
         strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$"
     ),
 ]
-PlatformName = Literal["sim", "zoom", "teams"]
 
 
 class ProducerIn(BaseModel):
@@ -87,10 +86,11 @@ async def bind(
     _json: JsonContent,
     body: BindingIn,
     response: Response,
-    engine: EngineDep,
+    services: ServicesDep,
     db: DB,
 ) -> BindingOut:
-    if body.platform not in engine.adapters:
+    known_platform(services, body.platform, ("body", "platform"))
+    if body.platform not in services.engine.adapters:
         raise ApiError(
             422,
             f"platform {body.platform!r} is not enabled on this server",
@@ -108,7 +108,7 @@ async def bind(
             platform=body.platform,
             meeting_ref=body.meeting_ref,
             show_name=body.show_name,
-            at=engine.clock.now(),
+            at=services.clock.now(),
             by=caller.name,
             producers=[p.model_dump(exclude_none=True) for p in body.producers],
         )

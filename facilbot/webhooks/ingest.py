@@ -18,16 +18,13 @@ event (``Engine.ingest``) in arrival order and marks it processed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
-
-from facilbot.api.errors import ApiError
+from facilbot.engine.clock import stopping
 from facilbot.engine.engine import Engine
 from facilbot.store import bindings as store_bindings
 from facilbot.store import events as store_events
@@ -237,6 +234,8 @@ class WebhookIngest:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if stopping():
+                    raise
                 log.warning("webhook sweep failed (%s); will retry", type(error).__name__)
 
     async def _work(self) -> None:
@@ -244,8 +243,12 @@ class WebhookIngest:
             if not self._queue:
                 if self._overflowed:
                     self._overflowed = False
-                    with contextlib.suppress(Exception):
+                    try:
                         await self.recover()
+                    except Exception:
+                        if stopping():
+                            raise
+                        # the sweep recovers them later
                     if self._queue:
                         continue
                 self._idle.set()
@@ -363,32 +366,3 @@ class WebhookIngest:
         )
         log.info("session %s attached to %s by binding %d", session_id, platform, binding.id)
         return session_id
-
-
-# -- wiring into the app ---------------------------------------------------------------------
-
-
-def get_ingest(request: Request) -> WebhookIngest:
-    ingest: WebhookIngest | None = getattr(request.app.state, "webhook_ingest", None)
-    if ingest is None:
-        raise ApiError(503, "the service is starting or stopping; try again shortly")
-    return ingest
-
-
-@contextlib.asynccontextmanager
-async def ingest_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the ingest worker while the app runs (entered after the app's own lifespan opened
-    the engine, left before it stops it)."""
-    services = getattr(app.state, "services", None)
-    if services is None:
-        # No engine (an app built for documentation only): nothing to run.
-        yield
-        return
-    ingest = WebhookIngest(services.engine)
-    await ingest.start()
-    app.state.webhook_ingest = ingest
-    try:
-        yield
-    finally:
-        app.state.webhook_ingest = None
-        await ingest.stop()

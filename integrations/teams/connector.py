@@ -5,8 +5,9 @@
 * ``POST {serviceUrl}/v1/meetings/{meetingId}/notification`` (targeted in-meeting notification)
 
 Every request carries an Entra ID token for the bot (scope ``https://api.botframework.com/.default``).
-429 and 5xx are retried, honouring ``Retry-After``, within a per-call deadline; a 401 renews the
-token once. All waiting goes through the injected ``sleep`` and ``clock``.
+429, 5xx and network errors are retried (on every call, the activity POSTs included),
+honouring ``Retry-After``, within a per-call deadline; a 401 renews the token once. All waiting
+goes through the injected ``sleep`` and ``clock``, by :mod:`integrations.resilience`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from urllib.parse import quote
 import httpx
 
 from integrations.contract import ChannelError
+from integrations.resilience import RetryPolicy, Transient, retry_after_seconds
 
-from ._clock import Clock, Sleep, real_sleep, retry_after_seconds, wall_clock
+from ._clock import Clock, Sleep, real_sleep, wall_clock
 from .entra import EntraTokenProvider, TokenError
 
 
@@ -51,12 +53,15 @@ class BotConnectorClient:
         self._tokens = tokens
         self._http = http
         self._clock = clock
-        self._sleep = sleep
         self._deadline = deadline
-        self._max_attempts = max_attempts
-        self._backoff = backoff
         self._timeout = request_timeout
-        self._jitter = jitter or random.Random()
+        self._retry = RetryPolicy(
+            clock=clock,
+            sleep=sleep,
+            jitter=(jitter or random.Random()).random,
+            max_attempts=max_attempts,
+            backoff_base=backoff,
+        )
 
     async def send(
         self, service_url: str, conversation_id: str, activity: Mapping[str, Any]
@@ -120,17 +125,12 @@ class BotConnectorClient:
         await self._call("POST", target, payload)
 
     async def _call(self, method: str, url: str, payload: Mapping[str, Any]) -> object:
-        started = self._clock()
-        renewed = False
-        attempt = 0
-        while True:
-            attempt += 1
+        until = self._clock() + self._deadline
+        tokens = self._tokens.for_call(until)
+
+        async def send(token: str) -> httpx.Response:
             try:
-                token = await self._tokens.token()
-            except TokenError as error:
-                raise ConnectorError(f"no bot token: {error.reason}") from None
-            try:
-                response = await self._http.request(
+                return await self._http.request(
                     method,
                     url,
                     json=dict(payload),
@@ -138,38 +138,31 @@ class BotConnectorClient:
                     timeout=self._timeout,
                 )
             except httpx.HTTPError as error:
-                response = None
                 failure = f"connector unreachable: {type(error).__name__}"
-            if response is not None:
-                status = response.status_code
-                if 200 <= status < 300:
-                    return _json(response)
-                if status == 401 and not renewed:
-                    self._tokens.invalidate()  # revoked or rotated: one fresh token, then give up
-                    renewed = True
-                    attempt -= 1
-                    continue
-                if status != 429 and status < 500:
-                    raise ConnectorError(f"connector refused the request ({status})", status=status)
-                failure = f"connector answered {status}"
-            wait = self._wait(response, attempt)
-            remaining = self._deadline - (self._clock() - started)
-            if attempt >= self._max_attempts or wait > remaining:
-                last = response.status_code if response is not None else None
-                raise ConnectorError(
-                    failure,
-                    status=last,
-                    retry_after=wait if last == 429 else None,
-                )
-            await self._sleep(wait)
+                raise Transient(lambda _wait: ConnectorError(failure)) from None
 
-    def _wait(self, response: httpx.Response | None, attempt: int) -> float:
-        if response is not None:
-            asked = retry_after_seconds(response.headers.get("Retry-After"), self._clock())
-            if asked is not None:
-                return asked
-        base: float = self._backoff * (2 ** (attempt - 1))
-        return base * (0.5 + self._jitter.random() / 2)
+        async def attempt() -> object:
+            try:
+                # 401: revoked or rotated; one fresh token, then give up
+                response = await tokens.send(send, is_refused=lambda r: r.status_code == 401)
+            except TokenError as error:
+                raise ConnectorError(f"no bot token: {error.reason}") from None
+            status = response.status_code
+            if 200 <= status < 300:
+                return _json(response)
+            if status != 429 and status < 500:
+                raise ConnectorError(f"connector refused the request ({status})", status=status)
+            hint = retry_after_seconds(response.headers.get("Retry-After"), self._clock())
+            raise Transient(
+                lambda wait: ConnectorError(
+                    f"connector answered {status}",
+                    status=status,
+                    retry_after=wait if status == 429 else None,
+                ),
+                retry_after=hint,
+            )
+
+        return await self._retry.run(attempt, until=until)
 
 
 def _base(service_url: str) -> str:

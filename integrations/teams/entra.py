@@ -2,15 +2,16 @@
 
 ``POST {authority}/{tenant}/oauth2/v2.0/token`` with ``grant_type=client_credentials`` and a
 ``scope`` of ``{resource}/.default``; the answer carries ``access_token`` and ``expires_in``
-(seconds). The token is cached and renewed ``refresh_margin`` seconds before it expires, so a
-request never leaves with a token about to lapse.
+(seconds). The token is cached and renewed ``refresh_margin`` seconds before it expires (half
+its lifetime for a token shorter than twice that), so a request never leaves with a token about
+to lapse; see :class:`integrations.resilience.TokenCache`.
 """
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
+
+from integrations.resilience import IssuedToken, TokenCache
 
 from ._clock import Clock, wall_clock
 
@@ -29,8 +30,8 @@ class TokenError(Exception):
         self.reason = reason
 
 
-class EntraTokenProvider:
-    """One app, one scope: a cached client-credentials token."""
+class EntraTokenProvider(TokenCache):
+    """One app, one scope: a cached client-credentials token (``await provider.token()``)."""
 
     def __init__(
         self,
@@ -47,49 +48,26 @@ class EntraTokenProvider:
     ) -> None:
         if not client_id or not client_secret or not tenant:
             raise ValueError("client_id, client_secret and tenant are required")
+        super().__init__(self._request_token, clock=clock, renew_margin=refresh_margin)
         self._client_id = client_id
         self._secret = client_secret
         self._scope = scope
         self._url = f"{authority.rstrip('/')}/{tenant}/oauth2/v2.0/token"
         self._http = http
-        self._clock = clock
-        self._margin = refresh_margin
         self._timeout = timeout
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
-        self.fetches = 0  # how many times the endpoint was asked; useful to operators and tests
 
     @property
     def token_url(self) -> str:
         return self._url
 
-    def invalidate(self) -> None:
-        """Forget the cached token (the platform refused it)."""
-        self._token = None
-        self._expires_at = 0.0
-
-    async def token(self) -> str:
-        if self._fresh():
-            assert self._token is not None
-            return self._token
-        async with self._lock:  # one fetch for many concurrent callers
-            if not self._fresh():
-                await self._fetch()
-            assert self._token is not None
-            return self._token
-
-    def _fresh(self) -> bool:
-        return self._token is not None and self._clock() < self._expires_at - self._margin
-
-    async def _fetch(self) -> None:
+    async def _request_token(self, until: float) -> IssuedToken:
+        # not bounded by the asking call's ``until``: one request within ``timeout``, no retry
         form = {
             "grant_type": "client_credentials",
             "client_id": self._client_id,
             "client_secret": self._secret,
             "scope": self._scope,
         }
-        self.fetches += 1
         try:
             response = await self._http.post(self._url, data=form, timeout=self._timeout)
         except httpx.HTTPError as error:
@@ -104,8 +82,7 @@ class EntraTokenProvider:
             raise TokenError("token endpoint answered without access_token/expires_in") from None
         if not isinstance(token, str) or not token or lifetime <= 0:
             raise TokenError("token endpoint answered an unusable token")
-        self._token = token
-        self._expires_at = self._clock() + lifetime
+        return IssuedToken(token, lifetime)
 
 
 def _aad_code(response: httpx.Response) -> str:

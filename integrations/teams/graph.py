@@ -5,8 +5,9 @@ The SDK is large and slow to import, so it is imported only when a ``TeamsGraph`
 (tests give it a ``MockTransport`` fake) and base URL, and an authentication provider that takes
 app-only tokens from ``EntraTokenProvider`` (client credentials, scope
 ``https://graph.microsoft.com/.default``). The SDK's default middleware is not used: its retry
-handler sleeps on the wall clock; 429/503 are retried here with ``Retry-After`` and the injected
-clock and sleep.
+handler sleeps on the wall clock; 429, 502, 503, 504 and network errors are retried here (on
+every call, the POSTs included) with ``Retry-After`` and the injected clock and sleep, by
+:mod:`integrations.resilience`; a 401 renews the token once.
 
 Operations (see NOTES.md for the documentation each follows):
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -28,15 +30,22 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._clock import Clock, Sleep, real_sleep, retry_after_seconds, wall_clock
+from integrations.resilience import CallTokens, RetryPolicy, Transient, retry_after_seconds
+
+from ._clock import Clock, Sleep, real_sleep, wall_clock
 from .entra import EntraTokenProvider, TokenError
 
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 #: Teams chatMessage subscriptions: 60 minutes without a lifecycle URL; the documentation also
 #: allows longer (under 3 days) when a lifecycleNotificationUrl is given. We stay at one hour.
 CHAT_SUBSCRIPTION_MINUTES = 60
+RETRIED_STATUSES = (429, 502, 503, 504)
 
 T = TypeVar("T")
+
+#: the tokens of the Graph call in flight: kiota asks ``_TokenAuth`` for a token deep inside the
+#: SDK, where no argument of ours reaches, and a refused token must be the one renewed
+_call_tokens: ContextVar[CallTokens | None] = ContextVar("graph_call_tokens", default=None)
 
 
 class GraphError(Exception):
@@ -100,7 +109,8 @@ class _TokenAuth:
     async def authenticate_request(
         self, request: Any, additional_authentication_context: dict[str, Any] | None = None
     ) -> None:
-        token = await self._tokens.token()
+        tokens = _call_tokens.get()
+        token = await (tokens.token() if tokens is not None else self._tokens.token())
         if request.headers.contains("Authorization"):
             request.headers.remove("Authorization")
         request.headers.add("Authorization", f"Bearer {token}")
@@ -131,11 +141,14 @@ class TeamsGraph:
         self._client = GraphServiceClient(request_adapter=adapter)
         self._tokens = tokens
         self._clock = clock
-        self._sleep = sleep
         self._deadline = deadline
-        self._max_attempts = max_attempts
-        self._backoff = backoff
-        self._jitter = jitter or random.Random()
+        self._retry = RetryPolicy(
+            clock=clock,
+            sleep=sleep,
+            jitter=(jitter or random.Random()).random,
+            max_attempts=max_attempts,
+            backoff_base=backoff,
+        )
 
     # -- meetings ------------------------------------------------------------------------------
 
@@ -298,43 +311,52 @@ class TeamsGraph:
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
         from kiota_abstractions.api_error import APIError
 
-        started = self._clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await request()
-            except TokenError as error:
-                raise GraphError(f"no Graph token: {error.reason}") from None
-            except APIError as error:
-                status = error.response_status_code
-                code = _odata_code(error)
-                if status not in (429, 502, 503, 504):
-                    raise GraphError(
-                        f"Graph answered {status}" + (f" ({code})" if code else ""),
-                        status=status,
-                        code=code,
-                    ) from None
-                headers = error.response_headers or {}
-                asked = retry_after_seconds(_header(headers, "Retry-After"), self._clock())
-                failure = f"Graph answered {status}"
-            except httpx.HTTPError as error:
-                status, code, asked = None, None, None
-                failure = f"Graph unreachable: {type(error).__name__}"
-            wait = (
-                asked
-                if asked is not None
-                else self._backoff * 2 ** (attempt - 1) * (0.5 + self._jitter.random() / 2)
-            )
-            remaining = self._deadline - (self._clock() - started)
-            if attempt >= self._max_attempts or wait > remaining:
-                raise GraphError(
-                    failure,
-                    status=status,
-                    code=code,
-                    retry_after=wait if status == 429 else None,
-                )
-            await self._sleep(wait)
+        until = self._clock() + self._deadline
+        tokens = self._tokens.for_call(until)
+
+        async def attempt() -> T:
+            while True:
+                in_flight = _call_tokens.set(tokens)
+                try:
+                    return await request()
+                except TokenError as error:
+                    raise GraphError(f"no Graph token: {error.reason}") from None
+                except APIError as error:
+                    if error.response_status_code == 401 and tokens.refused():
+                        continue
+                    raise _answered(error, self._clock()) from None
+                except httpx.HTTPError as error:
+                    raise _unreachable(error) from None
+                finally:
+                    _call_tokens.reset(in_flight)
+
+        return await self._retry.run(attempt, until=until)
+
+
+def _answered(error: Any, now: float) -> GraphError | Transient:
+    """What an error answer (kiota's ``APIError``) means: :class:`Transient` if worth another
+    try, else the :class:`GraphError` to raise."""
+    status = error.response_status_code
+    code = _odata_code(error)
+    if status not in RETRIED_STATUSES:
+        return GraphError(
+            f"Graph answered {status}" + (f" ({code})" if code else ""), status=status, code=code
+        )
+    hint = retry_after_seconds(_header(error.response_headers or {}, "Retry-After"), now)
+    return Transient(
+        lambda wait: GraphError(
+            f"Graph answered {status}",
+            status=status,
+            code=code,
+            retry_after=wait if status == 429 else None,
+        ),
+        retry_after=hint,
+    )
+
+
+def _unreachable(error: httpx.HTTPError) -> Transient:
+    failure = f"Graph unreachable: {type(error).__name__}"
+    return Transient(lambda _wait: GraphError(failure))
 
 
 def _header(headers: Any, name: str) -> str | None:

@@ -61,6 +61,11 @@ class DecryptionError(NotificationError):
     """Encrypted resource data that cannot be decrypted or fails its HMAC check."""
 
 
+class ValidationKeysUnavailable(NotificationError):
+    """The keys that sign Graph's validation tokens could not be fetched: not the sender's
+    fault, so the receiver answers 503 and Graph delivers again."""
+
+
 @dataclass(frozen=True, slots=True)
 class EncryptedContent:
     data: str
@@ -259,7 +264,9 @@ class ValidationTokenChecker:
             except TokenRejected as rejected:
                 raise NotificationError(f"validation token: {rejected.reason}") from None
             except KeysUnavailable as unavailable:
-                raise NotificationError(f"validation token keys: {unavailable.reason}") from None
+                raise ValidationKeysUnavailable(
+                    f"validation token keys: {unavailable.reason}"
+                ) from None
             aud = claims.get("aud")
             if aud not in self._app_ids:
                 raise NotificationError("validation token audience is not our app")

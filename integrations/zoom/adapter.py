@@ -62,6 +62,9 @@ class PrepareReport:
     polls: Mapping[str, str] = field(default_factory=dict)  # poll_key -> Zoom poll id
     breakouts_assigned: bool = False
     problems: tuple[str, ...] = ()
+    #: the meeting could not be read (network, 429, 5xx, 404): nothing was created on Zoom,
+    #: so trying again later is safe
+    unreachable: bool = False
 
 
 class ZoomAdapter:
@@ -115,7 +118,9 @@ class ZoomAdapter:
         try:
             meeting = await self._client.get_meeting(meeting_ref, deadline=self._deadline)
         except ZoomApiError as error:
-            return PrepareReport(problems=(f"cannot read meeting {meeting_ref}: {error}",))
+            return PrepareReport(
+                problems=(f"cannot read meeting {meeting_ref}: {error}",), unreachable=True
+            )
         live = meeting.status == "started"
         breakouts = [item for item in show_items if isinstance(item, OpenBreakouts)]
         for item in show_items:

@@ -10,37 +10,46 @@ Behaviour (facts and sources in ``NOTES.md``):
 * token: ``POST {oauth_url}?grant_type=account_credentials&account_id=…`` with HTTP Basic
   ``client_id:client_secret``; cached, renewed ``renew_margin`` seconds before ``expires_in``
   runs out, and renewed once when Zoom answers 401 with code 124 (invalid access token);
-* 429: wait ``Retry-After`` (seconds or a date) when given, else exponential backoff with
-  jitter; a daily limit that outlasts the deadline fails at once;
+* 429 and 500/502/503/504 (the token endpoint: any 5xx): wait ``Retry-After`` (seconds or a
+  date) when given, else exponential backoff with jitter; a daily limit that outlasts the
+  deadline fails at once. Network errors are not retried: the cue falls back instead. Poll
+  creation is not retried on 5xx (see :meth:`ZoomClient.create_poll`);
 * every call has an overall deadline (a cue's grace bounds it); what cannot finish in time
   raises :class:`ZoomApiError` so the caller falls back to the next channel;
 * errors carry the HTTP status and Zoom's ``code``/``message`` only: never a token or a body.
 
-``clock`` (epoch seconds) and ``sleep`` are injected so tests run on a virtual clock.
+Retries, deadlines and the token cache are :mod:`integrations.resilience`'s. ``clock`` (epoch
+seconds) and ``sleep`` are injected so tests run on a virtual clock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
+import math
 import random
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from integrations.resilience import (
+    Clock,
+    IssuedToken,
+    RetryPolicy,
+    Sleep,
+    TokenCache,
+    Transient,
+    real_sleep,
+    retry_after_seconds,
+    wall_clock,
+)
+
 DEFAULT_API_BASE_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 INVALID_TOKEN_CODE = 124
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
+SERVER_ERRORS = (500, 502, 503, 504)  # retried on the API; the token endpoint retries any 5xx
 
 
 class ZoomApiError(Exception):
@@ -157,23 +166,8 @@ def meeting_path_id(value: str | int) -> str:
     return once
 
 
-def _parse_retry_after(value: str | None, now: float) -> float | None:
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    with contextlib.suppress(ValueError):  # not seconds: then an HTTP date, below
-        return max(0.0, float(value))
-    when: datetime | None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
+def _invalid_token(response: httpx.Response) -> bool:
+    return response.status_code == 401 and _zoom_error(response)[0] == INVALID_TOKEN_CODE
 
 
 def _zoom_error(response: httpx.Response) -> tuple[int | None, str]:
@@ -201,8 +195,8 @@ class ZoomClient:
         api_base_url: str = DEFAULT_API_BASE_URL,
         oauth_url: str = DEFAULT_OAUTH_URL,
         http: httpx.AsyncClient | None = None,
-        clock: Clock = time.time,
-        sleep: Sleep = asyncio.sleep,
+        clock: Clock = wall_clock,
+        sleep: Sleep = real_sleep,
         jitter: Callable[[], float] = random.random,
         renew_margin: float = 300.0,
         deadline: float = 10.0,
@@ -216,16 +210,16 @@ class ZoomClient:
         self._http = http if http is not None else httpx.AsyncClient()
         self._owns_http = http is None
         self._clock = clock
-        self._sleep = sleep
-        self._jitter = jitter
-        self._renew_margin = renew_margin
         self._deadline = deadline
-        self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._token: str | None = None
-        self._token_renew_at = 0.0
-        self._token_lock = asyncio.Lock()
+        self._retry = RetryPolicy(
+            clock=clock,
+            sleep=sleep,
+            jitter=jitter,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+        )
+        self._tokens = TokenCache(self._fetch_token, clock=clock, renew_margin=renew_margin)
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -239,26 +233,11 @@ class ZoomClient:
 
     # -- token ----------------------------------------------------------------------------
 
-    async def _access_token(self, until: float) -> str:
-        if self._token is not None and self._clock() < self._token_renew_at:
-            return self._token
-        # one fetch at a time: Zoom caps how many live tokens an app may hold
-        async with self._token_lock:
-            if self._token is not None and self._clock() < self._token_renew_at:
-                return self._token
-            await self._fetch_token(until)
-            assert self._token is not None
-            return self._token
-
-    def _invalidate(self, token: str) -> None:
-        if self._token == token:
-            self._token = None
-
-    async def _fetch_token(self, until: float) -> None:
+    async def _fetch_token(self, until: float) -> IssuedToken:
         c = self._credentials
         basic = base64.b64encode(f"{c.client_id}:{c.client_secret}".encode()).decode("ascii")
-        attempt = 0
-        while True:
+
+        async def attempt() -> httpx.Response:
             remaining = until - self._clock()
             if remaining <= 0:
                 raise ZoomApiError(None, "deadline passed while fetching an access token")
@@ -272,48 +251,41 @@ class ZoomClient:
             except httpx.HTTPError as error:
                 raise ZoomApiError(None, f"token request failed: {type(error).__name__}") from None
             if response.status_code == 429 or response.status_code >= 500:
-                attempt += 1
-                await self._wait_or_fail(response, attempt, until)
-                continue
-            if response.status_code != 200:
-                code, message = _zoom_error(response)
-                raise ZoomAuthError(response.status_code, message, code=code)
-            try:
-                body = response.json()
-                token = body["access_token"]
-                expires_in = float(body.get("expires_in", 3600))
-            except (ValueError, KeyError, TypeError):
-                raise ZoomAuthError(200, "token response lacks access_token") from None
-            if not isinstance(token, str) or not token:
-                raise ZoomAuthError(200, "token response lacks access_token")
-            margin = min(self._renew_margin, expires_in / 2)
-            self._token = token
-            self._token_renew_at = self._clock() + expires_in - margin
-            return
+                raise self._transient(response)
+            return response
+
+        response = await self._retry.run(attempt, until=until)
+        if response.status_code != 200:
+            code, message = _zoom_error(response)
+            raise ZoomAuthError(response.status_code, message, code=code)
+        try:
+            body = response.json()
+            token = body["access_token"]
+            expires_in = float(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError):
+            raise ZoomAuthError(200, "token response lacks access_token") from None
+        if not isinstance(token, str) or not token:
+            raise ZoomAuthError(200, "token response lacks access_token")
+        return IssuedToken(token, expires_in)
 
     # -- requests -------------------------------------------------------------------------
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
-        return ceiling / 2 + self._jitter() * ceiling / 2
-
-    async def _wait_or_fail(self, response: httpx.Response, attempt: int, until: float) -> None:
-        """Sleep before a retry, or raise when the wait would pass the deadline."""
+    def _transient(self, response: httpx.Response) -> Transient:
+        """A 429 or 5xx worth another try, failing with Zoom's status and code if none is
+        left."""
         code, message = _zoom_error(response)
-        now = self._clock()
-        hinted = _parse_retry_after(response.headers.get("Retry-After"), now)
-        daily = response.headers.get("X-RateLimit-Type", "").lower().startswith("daily")
-        wait = hinted if hinted is not None else self._backoff(attempt)
-        if daily and hinted is None:
-            wait = float("inf")  # a daily quota does not come back within a cue's grace
-        if attempt >= self._max_attempts or now + wait > until:
-            raise ZoomApiError(
-                response.status_code,
-                message,
-                code=code,
-                retry_after=None if wait == float("inf") else wait,
-            )
-        await self._sleep(wait)
+        hint = retry_after_seconds(response.headers.get("Retry-After"), self._clock())
+        if hint is None and response.headers.get("X-RateLimit-Type", "").lower().startswith(
+            "daily"
+        ):
+            hint = math.inf  # a daily quota does not come back within a cue's grace
+        status = response.status_code
+        return Transient(
+            lambda wait: ZoomApiError(
+                status, message, code=code, retry_after=None if math.isinf(wait) else wait
+            ),
+            retry_after=hint,
+        )
 
     async def _request(
         self,
@@ -326,15 +298,14 @@ class ZoomClient:
         retry_server_errors: bool = True,
     ) -> httpx.Response:
         until = self._clock() + (deadline if deadline is not None else self._deadline)
-        attempt = 0
-        renewed = False
-        while True:
-            token = await self._access_token(until)
+        tokens = self._tokens.for_call(until)
+
+        async def send(token: str) -> httpx.Response:
             remaining = until - self._clock()
             if remaining <= 0:
                 raise ZoomApiError(None, f"deadline passed before {method} {path}")
             try:
-                response = await self._http.request(
+                return await self._http.request(
                     method,
                     self._api + path,
                     json=json,
@@ -347,21 +318,18 @@ class ZoomClient:
             except httpx.HTTPError as error:
                 failure = f"{method} {path} failed: {type(error).__name__}"
                 raise ZoomApiError(None, failure) from None
+
+        async def attempt() -> httpx.Response:
+            response = await tokens.send(send, is_refused=_invalid_token)
             status = response.status_code
-            if status == 401 and not renewed:
-                code, _ = _zoom_error(response)
-                if code == INVALID_TOKEN_CODE:
-                    renewed = True
-                    self._invalidate(token)
-                    continue
-            if status == 429 or (retry_server_errors and status in (500, 502, 503, 504)):
-                attempt += 1
-                await self._wait_or_fail(response, attempt, until)
-                continue
+            if status == 429 or (retry_server_errors and status in SERVER_ERRORS):
+                raise self._transient(response)
             if status >= 400:
                 code, message = _zoom_error(response)
                 raise ZoomApiError(status, message, code=code)
             return response
+
+        return await self._retry.run(attempt, until=until)
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:

@@ -7,10 +7,10 @@ suppressions applied. The rules are documented in ``docs/lint-rules.md``.
 
 from __future__ import annotations
 
-from runofshow.lint import balance, breaks, cadence, readiness, structure, timing
+from runofshow.basics import Severity
+from runofshow.lint import balance, breaks, cadence, flex, readiness, structure, timing
 from runofshow.lint.core import Finding, Hit, LintContext, Loaded, Rule, clock, length
 from runofshow.lint.directives import Problem, scan, severities
-from runofshow.model import Severity
 from runofshow.schedule import Path
 
 __all__ = [
@@ -66,6 +66,7 @@ RULES: tuple[Rule, ...] = (
     *FRAMEWORK_RULES,
     *cadence.RULES,
     *breaks.RULES,
+    *flex.RULES,
     *structure.RULES,
     *balance.RULES,
     *timing.RULES,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runofshow.durations import format_duration
+from runofshow.basics import INTERACTIVE_KINDS, SegmentKind, Severity
+from runofshow.durationtext import format_duration
 from runofshow.lint.core import Hit, LintContext, Rule
-from runofshow.model import INTERACTIVE_KINDS, SegmentKind, Severity
 
 THREE_HOURS = 3 * 3600
 #: Fewest activity segments expected of any show (a connection and the commitments).

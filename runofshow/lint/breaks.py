@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from runofshow.durations import format_duration
+from runofshow.basics import SegmentKind, Severity, breaks_of
+from runofshow.durationtext import format_duration
 from runofshow.lint.core import Hit, LintContext, Rule, clock
-from runofshow.model import BreakRule, SegmentKind, Severity
-from runofshow.schedule import Stretch, continuous_stretches, stretch_ok
+from runofshow.schedule import Stretch, continuous_stretches, rest_spans, stretch_ok
+
+if TYPE_CHECKING:
+    from runofshow.shapes import AnyBreakRule
 
 
 def _breaks(ctx: LintContext) -> Iterator[Hit]:
-    rules = sorted(ctx.rules.breaks, key=lambda r: (r.work, r.rest))
-    spans = ctx.schedule.spans
+    rules = sorted(breaks_of(ctx.rules), key=lambda r: (r.work, r.rest))
+    # A break cue inside a segment ends a stretch just as a break segment does.
+    spans = rest_spans(ctx.schedule)
     for stretch in continuous_stretches(spans):
         if stretch_ok(stretch, rules):
             continue
@@ -40,7 +45,7 @@ def _breaks(ctx: LintContext) -> Iterator[Hit]:
             )
 
 
-def _options(stretch: Stretch, rules: list[BreakRule]) -> str:
+def _options(stretch: Stretch, rules: list[AnyBreakRule]) -> str:
     return " or ".join(
         f"a break of at least {format_duration(r.rest)} by {clock(stretch.start + r.work)} ({r})"
         for r in rules

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runofshow.durations import format_duration
+from runofshow.basics import Severity
+from runofshow.durationtext import format_duration
 from runofshow.lint.core import Hit, LintContext, Rule, clock, length
-from runofshow.model import Severity
 from runofshow.schedule import Path, interaction_gaps
 
 

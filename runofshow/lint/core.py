@@ -5,19 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from runofshow.durations import format_duration
-from runofshow.model import Rules, Severity, Show
+from runofshow.basics import Severity
+from runofshow.durationtext import format_duration
 from runofshow.schedule import Path, Schedule, Span, static_schedule
 from runofshow.source import SourceMap
 
+if TYPE_CHECKING:
+    from runofshow.shapes import AnyRules, AnyShow
+
 
 class Loaded(Protocol):
-    """What the linter needs from a loaded show (``runofshow.loader.LoadedShow`` fits)."""
+    """What the linter needs from a loaded show (the loader's ``LoadedShow`` and
+    ``PlainLoadedShow`` fit)."""
 
     @property
-    def show(self) -> Show: ...
+    def show(self) -> AnyShow: ...
     @property
     def source(self) -> SourceMap: ...
     @property
@@ -42,7 +46,7 @@ class Hit:
 class LintContext:
     """Everything a rule may read. Rules are pure functions of it."""
 
-    show: Show
+    show: AnyShow
     source: SourceMap
     file: str
     text: str
@@ -52,7 +56,7 @@ class LintContext:
         return static_schedule(self.show)
 
     @property
-    def rules(self) -> Rules:
+    def rules(self) -> AnyRules:
         return self.show.rules
 
     @property

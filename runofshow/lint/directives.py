@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from runofshow.basics import Severity
 from runofshow.lint.core import Rule
-from runofshow.model import Severity
 from runofshow.source import SourceMap
 
 _DIRECTIVE = re.compile(r"#\s*facilbot\s*:(?P<body>.*)$", re.IGNORECASE)

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+from runofshow.basics import INTERACTIVE_KINDS, Severity, cues_of, segments_of
 from runofshow.lint.core import Hit, LintContext, Rule
-from runofshow.model import INTERACTIVE_KINDS, ProducerNotes, Severity
 from runofshow.schedule import Path
 
+if TYPE_CHECKING:
+    from runofshow.shapes import AnyProducerNotes
 
-def _has_notes(notes: str | ProducerNotes | None) -> bool:
-    if isinstance(notes, ProducerNotes):
-        return any((notes.watch_for, notes.keep_same, notes.flex))
-    return bool(notes and notes.strip())
+
+def _has_notes(notes: str | AnyProducerNotes | None) -> bool:
+    if notes is None or isinstance(notes, str):
+        return bool(notes and notes.strip())
+    return any((notes.watch_for, notes.keep_same, notes.flex))
 
 
 def _producer_notes(ctx: LintContext) -> Iterator[Hit]:
-    for index, segment in enumerate(ctx.show.segments):
+    for index, segment in enumerate(segments_of(ctx.show)):
         if _has_notes(segment.producer_notes):
             continue  # segment-level notes cover its cues
         base: Path = ("segments", index)
-        interactive = [(i, c) for i, c in enumerate(segment.cues) if c.interactive]
+        interactive = [(i, c) for i, c in enumerate(cues_of(segment)) if c.interactive]
         missing = [(i, c) for i, c in interactive if not _has_notes(c.producer_notes)]
         if segment.kind in INTERACTIVE_KINDS and len(missing) == len(interactive):
             yield Hit(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runofshow.durations import format_duration
+from runofshow.basics import SegmentKind, Severity
+from runofshow.durationtext import format_duration
 from runofshow.lint.core import Hit, LintContext, Rule, clock
-from runofshow.model import SegmentKind, Severity
 
 
 def _connection_first(ctx: LintContext) -> Iterator[Hit]:

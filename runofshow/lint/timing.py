@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from runofshow.durations import format_duration
+from runofshow.basics import DEFAULT_WARN_BEFORE_CLOSE, SegmentKind, Severity, cues_of, segments_of
+from runofshow.durationtext import format_duration
 from runofshow.lint.core import Hit, LintContext, Rule
-from runofshow.model import Breakout, Segment, SegmentKind, Severity
 from runofshow.schedule import Path
 
 POLL_OPTIONS_MIN = 2
 POLL_OPTIONS_MAX = 10
+
+if TYPE_CHECKING:
+    from runofshow.shapes import AnyBreakout, AnySegment
 
 
 def _duration_sum(ctx: LintContext) -> Iterator[Hit]:
@@ -27,7 +31,9 @@ def _duration_sum(ctx: LintContext) -> Iterator[Hit]:
     )
 
 
-def _breakouts(segment: Segment, index: int) -> Iterator[tuple[Breakout | None, Path, int, int]]:
+def _breakouts(
+    segment: AnySegment, index: int
+) -> Iterator[tuple[AnyBreakout | None, Path, int, int]]:
     """Each breakout of a segment: settings, path, opening offset, offset the rooms close."""
     base: Path = ("segments", index)
     if segment.kind == SegmentKind.breakout:
@@ -35,7 +41,7 @@ def _breakouts(segment: Segment, index: int) -> Iterator[tuple[Breakout | None, 
         if segment.breakout and segment.breakout.duration:
             close = min(close, segment.breakout.duration)
         yield segment.breakout, (*base, "breakout"), 0, close
-    for i, cue in enumerate(segment.cues):
+    for i, cue in enumerate(cues_of(segment)):
         if cue.breakout is not None:
             close = segment.duration
             if cue.breakout.duration:
@@ -44,9 +50,9 @@ def _breakouts(segment: Segment, index: int) -> Iterator[tuple[Breakout | None, 
 
 
 def _breakout_warning(ctx: LintContext) -> Iterator[Hit]:
-    for index, segment in enumerate(ctx.show.segments):
+    for index, segment in enumerate(segments_of(ctx.show)):
         for breakout, path, opens, closes in _breakouts(segment, index):
-            warn = breakout.warn_before_close if breakout else Breakout().warn_before_close
+            warn = breakout.warn_before_close if breakout else DEFAULT_WARN_BEFORE_CLOSE
             if 0 < warn and warn >= closes - opens:
                 yield Hit(
                     f"the warning {format_duration(warn)} before close falls outside the "
@@ -57,13 +63,13 @@ def _breakout_warning(ctx: LintContext) -> Iterator[Hit]:
 
 
 def _fits(ctx: LintContext) -> Iterator[Hit]:
-    for index, segment in enumerate(ctx.show.segments):
+    for index, segment in enumerate(segments_of(ctx.show)):
         base: Path = ("segments", index)
         if segment.breakout and segment.breakout.duration:
             if segment.breakout.duration > segment.duration:
                 path: Path = (*base, "breakout", "duration")
                 yield _cut("the breakout", segment.breakout.duration, segment.duration, path)
-        for i, cue in enumerate(segment.cues):
+        for i, cue in enumerate(cues_of(segment)):
             left = segment.duration - cue.at
             at: Path = (*base, "cues", i)
             wanted: tuple[str, int | None, Path] | None = None
@@ -92,8 +98,8 @@ def _cut(what: str, wanted: int, left: int, path: Path) -> Hit:
 
 
 def _poll_options(ctx: LintContext) -> Iterator[Hit]:
-    for index, segment in enumerate(ctx.show.segments):
-        for i, cue in enumerate(segment.cues):
+    for index, segment in enumerate(segments_of(ctx.show)):
+        for i, cue in enumerate(cues_of(segment)):
             if cue.poll is None:
                 continue
             path: Path = ("segments", index, "cues", i, "poll", "options")

@@ -209,3 +209,24 @@ def test_the_installed_command_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["end"] == "2025-03-04T10:30:00+01:00"
+
+
+def test_notes_print_under_their_segment(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = plan_cli([ROLEPLAY, "--date", "2025-03-04", "--notes"], capsys)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    check_in = next(
+        n for n, line in enumerate(lines) if line.split()[2:4] == ["check-in", "segment"]
+    )
+    assert lines[check_in + 1].strip() == (
+        "watch for: People who do not type in the first minute: greet them by name."
+    )
+    assert lines[check_in + 2].strip().startswith("keep the same: The one-word question")
+    assert lines[check_in + 3].strip().startswith("flex: Skip reading every answer aloud")
+    # a plain string is what to watch for
+    assert "watch for: If the chat goes quiet, read out one question" in out
+    without = plan_cli([ROLEPLAY, "--date", "2025-03-04"], capsys)[1]
+    assert "watch for:" not in without
+    data = as_json([ROLEPLAY, "--date", "2025-03-04", "--notes"], capsys)
+    first = data["segments"][0]
+    assert first["notes"]["keep_same"].startswith("The one-word question")

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from facilbot.platforms.registry import metadata
 from facilbot.store.db import create_engine
 from facilbot.store.migrate import (
     SchemaNotCurrent,
@@ -55,13 +56,13 @@ async def test_upgrade_from_empty_then_downgrade_to_base_and_back(
         assert await table_names(engine) <= {"alembic_version"}
 
         await upgrade(engine)
-        assert await schema_differences(engine) == []
+        assert await schema_differences(engine, metadata()) == []
     finally:
         await engine.dispose()
 
 
 async def test_models_match_the_migrations(engine: AsyncEngine) -> None:
-    assert await schema_differences(engine) == []
+    assert await schema_differences(engine, metadata()) == []
 
 
 async def test_drift_between_models_and_database_is_detected(engine: AsyncEngine) -> None:
@@ -69,14 +70,14 @@ async def test_drift_between_models_and_database_is_detected(engine: AsyncEngine
     async with engine.begin() as connection:
         await connection.exec_driver_sql("DROP INDEX ix_firings_status")
         await connection.exec_driver_sql("ALTER TABLE chat_messages ADD COLUMN stray INTEGER")
-    differences = [str(d) for d in await schema_differences(engine)]
+    differences = [str(d) for d in await schema_differences(engine, metadata())]
     assert any("ix_firings_status" in d for d in differences)
     assert any("stray" in d for d in differences)
 
 
-def test_migrations_ship_beside_the_package() -> None:
+def test_migrations_ship_inside_the_package() -> None:
     path = migrations_dir()
-    assert path == REPO / "migrations"
+    assert path == REPO / "facilbot" / "store" / "migrations"
     assert (path / "versions").is_dir()
     assert not (REPO / "alembic.ini").exists()  # configured in code
 

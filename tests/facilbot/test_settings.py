@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from facilbot.platforms.registry import enabled_platforms
+from facilbot.platforms.zoom.settings import ZoomSettings
 from facilbot.settings import (
     Settings,
     SettingsError,
     async_database_url,
     default_data_dir,
     load_settings,
+    read_settings,
     redact_url,
 )
 
@@ -26,9 +29,22 @@ SAFE_PRODUCTION = {
     "zoom_client_secret": "csecret",
     "teams_app_id": "00000000-0000-0000-0000-000000000001",
     "teams_app_password": "app-password",
+    "teams_tenant_id": "00000000-0000-0000-0000-00000000000a",
     "graph_client_state": "a-long-random-client-state",
     "pages_secret": "0123456789abcdef0123456789abcdef",
 }
+
+
+def start_up(monkeypatch: pytest.MonkeyPatch, **values: object) -> Settings:
+    """What ``facilbot serve`` checks before it opens anything: the service's settings, then
+    each listed platform's own (read from the environment, as in production)."""
+    core = {name: value for name, value in values.items() if name in Settings.model_fields}
+    for name, value in values.items():
+        if name not in core and value is not None:
+            monkeypatch.setenv(f"FACILBOT_{name.upper()}", str(value))
+    settings = load_settings(**core)
+    enabled_platforms(settings)
+    return settings
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +69,9 @@ def test_laptop_defaults_need_no_configuration(tmp_path: Path) -> None:
     assert settings.is_sqlite
     assert settings.lease_seconds == 10
     assert settings.platforms == frozenset({"sim"})
-    assert settings.zoom_api_base_url == "https://api.zoom.us/v2"
-    assert settings.zoom_oauth_url == "https://zoom.us/oauth/token"
+    zoom = read_settings(ZoomSettings)
+    assert zoom.api_base_url == "https://api.zoom.us/v2"
+    assert zoom.oauth_url == "https://zoom.us/oauth/token"
     assert settings.instance_id.endswith(f"-{__import__('os').getpid()}")
     assert not data_dir.exists()  # reading settings creates nothing
 
@@ -75,10 +92,10 @@ def test_environment_variables_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("FACILBOT_PLATFORMS", "zoom, sim")
     settings = load_settings()
     assert (settings.lease_seconds, settings.port) == (4, 9100)
-    assert settings.zoom_client_id == "from-dotenv"
+    assert read_settings(ZoomSettings).client_id == "from-dotenv"
     assert settings.platforms == frozenset({"zoom", "sim"})
     assert settings.database_url.endswith(f"{tmp_path / 'data' / 'facilbot.db'}")
-    assert load_settings(_env_file=None).zoom_client_id is None
+    assert read_settings(ZoomSettings, _env_file=None).client_id is None
 
 
 @pytest.mark.parametrize(
@@ -105,15 +122,18 @@ def test_database_urls_use_async_drivers(given: str, expected: str) -> None:
         ({"env": "staging"}, "FACILBOT_ENV"),
         ({"base_url": "ftp://x"}, "FACILBOT_BASE_URL"),
         ({"platforms": "zoom,skype"}, "FACILBOT_PLATFORMS"),
+        ({"outbound_webhook_secret": "s3"}, "FACILBOT_OUTBOUND_WEBHOOK_SECRET: .*is not used"),
     ],
 )
-def test_bad_values_are_named_precisely(overrides: dict[str, object], message: str) -> None:
+def test_bad_values_are_named_precisely(
+    overrides: dict[str, object], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(SettingsError, match=message):
-        load_settings(**overrides)
+        start_up(monkeypatch, **overrides)
 
 
-def test_production_accepts_a_safe_configuration() -> None:
-    settings = load_settings(**SAFE_PRODUCTION)
+def test_production_accepts_a_safe_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = start_up(monkeypatch, **SAFE_PRODUCTION)
     assert settings.production_problems() == []
 
 
@@ -123,34 +143,53 @@ def test_production_accepts_a_safe_configuration() -> None:
         ({"base_url": "http://facilbot.example.org"}, "FACILBOT_BASE_URL must be https"),
         ({"debug": True}, "FACILBOT_DEBUG must be off"),
         ({"pages_secret": "short"}, "FACILBOT_PAGES_SECRET must be set"),
-        ({"zoom_client_secret": None}, "FACILBOT_ZOOM_CLIENT_SECRET is required when zoom"),
         ({"zoom_webhook_secret_token": ""}, "FACILBOT_ZOOM_WEBHOOK_SECRET_TOKEN is required"),
-        ({"teams_app_password": None}, "FACILBOT_TEAMS_APP_PASSWORD is required when teams"),
+        ({"graph_client_state": ""}, "FACILBOT_GRAPH_CLIENT_STATE is required when teams"),
         ({"graph_client_state": "short"}, "FACILBOT_GRAPH_CLIENT_STATE must be at least 16"),
     ],
 )
-def test_production_refuses_unsafe_configuration(change: dict[str, object], message: str) -> None:
+def test_production_refuses_unsafe_configuration(
+    change: dict[str, object], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     overrides = {**SAFE_PRODUCTION, **change}
     with pytest.raises(SettingsError, match=message) as refused:
-        load_settings(**overrides)
+        start_up(monkeypatch, **overrides)
     assert "refusing to run in production" in str(refused.value)
     overrides["env"] = "development"
-    load_settings(**overrides)  # the same values are fine on a laptop
+    start_up(monkeypatch, **overrides)  # the same values are fine on a laptop
 
 
-def test_a_platform_that_is_off_needs_no_secrets() -> None:
+@pytest.mark.parametrize("env", ["production", "development"])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"zoom_client_secret": None}, "FACILBOT_ZOOM_CLIENT_SECRET is not set"),
+        ({"teams_app_password": None}, "FACILBOT_TEAMS_APP_PASSWORD is not set"),
+    ],
+)
+def test_a_listed_platform_without_its_credentials_does_not_start(
+    env: str, change: dict[str, object], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SettingsError, match=message) as refused:
+        start_up(monkeypatch, **{**SAFE_PRODUCTION, **change, "env": env})
+    assert "FACILBOT_PLATFORMS" in str(refused.value)  # says what switched it on
+
+
+def test_a_platform_that_is_off_needs_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     overrides = {k: v for k, v in SAFE_PRODUCTION.items() if not k.startswith(("zoom", "teams"))}
     overrides["platforms"] = "teams"
     overrides["teams_app_id"] = "id"
     overrides["teams_app_password"] = "pw"
-    load_settings(**overrides)
+    overrides["teams_tenant_id"] = "tenant"
+    start_up(monkeypatch, **overrides)
 
 
-def test_secrets_never_show_in_repr_or_errors() -> None:
-    settings = load_settings(
-        **{**SAFE_PRODUCTION, "database_url": "postgresql://fb:db-password@db/fb"}
+def test_secrets_never_show_in_repr_or_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = start_up(
+        monkeypatch, **{**SAFE_PRODUCTION, "database_url": "postgresql://fb:db-password@db/fb"}
     )
-    shown = repr(settings) + str(settings)
+    zoom = read_settings(ZoomSettings)
+    shown = repr(settings) + str(settings) + repr(zoom) + str(zoom)
     for secret in (
         "zoom-webhook-secret",
         "csecret",
@@ -159,8 +198,8 @@ def test_secrets_never_show_in_repr_or_errors() -> None:
         "db-password",
     ):
         assert secret not in shown
-    assert isinstance(settings.zoom_client_secret, SecretStr)
-    assert settings.zoom_client_secret.get_secret_value() == "csecret"
+    assert isinstance(zoom.client_secret, SecretStr)
+    assert zoom.client_secret.get_secret_value() == "csecret"
     assert "db-password" in settings.database_url  # the real value is still usable
     with pytest.raises(SettingsError) as refused:
         load_settings(port="hunter2-not-a-port")

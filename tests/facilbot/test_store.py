@@ -180,8 +180,51 @@ async def test_a_control_notifies_listeners_on_postgresql(
             await controls.append_control(connection, session_id, "pause", {}, T0, "ana")
             assert heard.empty()  # delivered on commit, not before
         assert await asyncio.wait_for(heard.get(), timeout=10) == f"{session_id} 1"
+        # A batch notifies each of its sessions, in order.
+        async with engine.begin() as connection:
+            ids = [await new_session(connection, f"m-{n}") for n in range(3)]
+            await controls.append_controls(
+                connection, [controls.NewControl(s, "start", {}, T0, "bench") for s in ids]
+            )
+        payloads = [await asyncio.wait_for(heard.get(), timeout=10) for _ in ids]
+        assert payloads == [f"{s} 1" for s in ids]
     finally:
         await listener.close()
+
+
+async def test_a_batch_of_controls_numbers_each_session_on_from_its_version(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "ID_CHUNK", 1)  # one statement per session: the same result
+    async with engine.begin() as connection:
+        first = await new_session(connection, "m-1")
+        second = await new_session(connection, "m-2")
+        await controls.append_control(connection, first, "attach", {}, T0, "ana")
+    batch = [
+        controls.NewControl(second, "start", {}, T0, "bench"),
+        controls.NewControl(first, "extend", {"seconds": 60}, T0, "bench", created_at=T0),
+    ]
+    async with engine.begin() as connection:
+        assert await controls.append_controls(connection, batch) == [1, 2]
+        assert await controls.append_controls(connection, []) == []
+    with pytest.raises(sessions.UnknownSession):
+        async with engine.begin() as connection:
+            await controls.append_controls(
+                connection, [controls.NewControl(n, "pause", {}, T0, "x") for n in (first, "nope")]
+            )
+    with pytest.raises(ValueError, match="one control per session"):
+        async with engine.begin() as connection:
+            await controls.append_controls(connection, [batch[0], batch[0]])
+    async with reading(engine) as connection:
+        assert await controls.session_versions(connection, [first, second]) == {
+            first: 2,
+            second: 1,
+        }
+        log = await controls.controls_for(connection, first)
+    assert [(c.seq, c.kind, dict(c.payload), c.by) for c in log] == [
+        (1, "attach", {}, "ana"),
+        (2, "extend", {"seconds": 60}, "bench"),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,8 +248,8 @@ async def test_a_lease_belongs_to_one_instance_until_it_runs_out(engine: AsyncEn
         assert remaining == 1
 
         await expire_lease(connection, session_id)
-        assert not await leases.renew_leases(connection, "a", 10)  # too late to renew
         assert await leases.acquire_or_renew_lease(connection, session_id, "b", 10)
+        assert not await leases.renew_leases(connection, "a", 10)  # too late: b adopted it
         assert await leases.owned_sessions(connection, "b") == [session_id]
         assert await leases.owned_sessions(connection, "a") == []
 
@@ -214,14 +257,39 @@ async def test_a_lease_belongs_to_one_instance_until_it_runs_out(engine: AsyncEn
         assert await leases.acquire_or_renew_lease(connection, session_id, "a", 10)
 
 
-async def test_heartbeat_renews_only_live_leases(engine: AsyncEngine) -> None:
+async def test_heartbeat_renews_its_leases_but_not_those_adopted_meanwhile(
+    engine: AsyncEngine,
+) -> None:
+    """A heartbeat that came late takes back its lapsed leases nobody adopted (an orphan is
+    anyone's), but not one another instance adopted once it ran out."""
     async with engine.begin() as connection:
         live = await new_session(connection, "m-1")
-        dead = await new_session(connection, "m-2")
-        for session_id in (live, dead):
+        lapsed = await new_session(connection, "m-2")
+        adopted = await new_session(connection, "m-3")
+        for session_id in (live, lapsed, adopted):
             assert await leases.acquire_or_renew_lease(connection, session_id, "a", 10)
-        await expire_lease(connection, dead)
-        assert await leases.renew_leases(connection, "a", 10) == [live]
+        await expire_lease(connection, lapsed)
+        await expire_lease(connection, adopted)
+        assert await leases.acquire_or_renew_lease(connection, adopted, "b", 10)
+        assert await leases.renew_leases(connection, "a", 10) == sorted([live, lapsed])
+        assert await leases.owned_sessions(connection, "b") == [adopted]
+
+
+async def test_releasing_many_leases_gives_up_only_ours(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "ID_CHUNK", 2)
+    async with engine.begin() as connection:
+        ours = [await new_session(connection, f"m-{n}") for n in range(3)]
+        theirs = await new_session(connection, "m-other")
+        for session_id in ours:
+            assert await leases.acquire_or_renew_lease(connection, session_id, "a", 10)
+        assert await leases.acquire_or_renew_lease(connection, theirs, "b", 10)
+        released = await leases.release_leases(connection, [*reversed(ours), theirs], "a")
+        assert released == sorted(ours)
+        assert await leases.release_leases(connection, [], "a") == []
+        assert await leases.owned_sessions(connection, "a") == []
+        assert await leases.owned_sessions(connection, "b") == [theirs]
 
 
 async def test_ended_sessions_hold_no_lease(engine: AsyncEngine) -> None:

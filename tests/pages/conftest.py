@@ -1,37 +1,43 @@
 """A real facilbot served by uvicorn on 127.0.0.1 for the pages' tests.
 
-Everything is the production path: a migrated SQLite database, the real Engine with the
-simulator adapter (Zoom's channel profile: chat and rooms need the bridge), the FastAPI app
-with its routers, and a virtual clock the test moves. The server, the engine and (for browser
-tests) Playwright share the test's event loop, so moving the clock and serving requests
-interleave as they do in production.
+Everything is the production path (the shared harness, ``tests/support/api.py``): a migrated
+SQLite database, the service built by the composition root with the simulator (Zoom's channel
+profile: chat and rooms need the bridge), and a virtual clock the test moves. The server, the
+engine and (for browser tests) Playwright share the test's event loop, so moving the clock
+and serving requests interleave as they do in production.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from facilbot.api.app import create_app
-from facilbot.auth import create_token
 from facilbot.engine.clock import VirtualClock
 from facilbot.engine.engine import Engine
+from facilbot.platforms.sim import SimPlatform
 from facilbot.settings import Settings, load_settings
 from facilbot.store.db import Database, open_database
 from integrations.contract import Participant as Person
 from integrations.contract import ParticipantJoined, Platform, Role
 from integrations.sim import SimAdapter, SimWorld
+from tests.support.api import ApiHarness, free_socket, open_api
 
 CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 MEETING = "sim-pages-1"
 PAGES_SECRET = "pages-test-secret-0123456789abcdef0123"
@@ -76,12 +82,28 @@ PEOPLE = (
 @dataclass
 class Live:
     base_url: str
-    settings: Settings
-    db: Database
-    engine: Engine
-    clock: VirtualClock
+    api: ApiHarness
     world: SimWorld
-    tokens: dict[str, str]
+
+    @property
+    def settings(self) -> Settings:
+        return self.api.settings
+
+    @property
+    def db(self) -> Database:
+        return self.api.db
+
+    @property
+    def engine(self) -> Engine:
+        return self.api.engine
+
+    @property
+    def clock(self) -> VirtualClock:
+        return self.api.clock
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        return {role.value: token for role, token in self.api.tokens.items()}
 
     def client(
         self, role: str | None = "producer", headers: dict[str, str] | None = None
@@ -114,18 +136,10 @@ class Live:
             await self.engine.ingest(event)
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
     sock = free_socket()
-    port = sock.getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = load_settings(
         _env_file=None,
         env="test",
@@ -134,42 +148,23 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         base_url=base_url,
         pages_secret=PAGES_SECRET,
         platforms="sim",
+        instance_id="pages-test",
     )
     db = await open_database(settings)
-    clock = VirtualClock(START)
     world = SimWorld()
-    engine = Engine(
-        db,
-        clock,
-        instance_id="pages-test",
-        adapters={"sim": SimAdapter(world, "zoom")},
-        # generous: a loaded CI machine must not turn a slow bridge into a fallback
-        channel_timeout=15.0,
-    )
-    tokens = {}
-    async with db.engine.begin() as connection:
-        for role in ("producer", "viewer"):
-            _, tokens[role] = await create_token(connection, name=role, role=role, at=START)
-    app = create_app(settings, engine=engine, clock=clock)
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, access_log=False
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    await engine.start()
     try:
-        yield Live(base_url, settings, db, engine, clock, world, tokens)
+        async with open_api(
+            settings,
+            db,
+            clock=VirtualClock(START),
+            platforms=[SimPlatform(SimAdapter(world, "zoom"))],
+            sock=sock,
+            # generous: a loaded CI machine must not turn a slow bridge into a fallback
+            channel_timeout=15.0,
+        ) as api:
+            yield Live(base_url, api, world)
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
-        await engine.stop()
         await db.close()
-        sock.close()
 
 
 def browser_or_skip() -> None:
@@ -178,3 +173,18 @@ def browser_or_skip() -> None:
     if os.environ.get("FACILBOT_TEST_REQUIRE_BROWSER") == "1":
         pytest.fail(f"{CHROMIUM} is missing and FACILBOT_TEST_REQUIRE_BROWSER=1 requires it")
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's headless Chromium, driven by Playwright (no browser download)."""
+    browser_or_skip()
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from facilbot.store import activity
 from facilbot.store import firings as store_firings
 from facilbot.store.db import reading
-from tests.pages.conftest import CHROMIUM, Live, browser_or_skip
+from tests.pages.conftest import Live
 
 pytestmark = pytest.mark.browser
 
@@ -24,14 +23,6 @@ playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
 expect.set_options(timeout=15_000)  # a loaded CI machine is slow, and a timeout still fails
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SCREENSHOT = "/tmp/facilbot-console.png"
 
 # What the Zoom client knows of the people: Dee's participantUUID is not the id our webhooks
@@ -72,19 +63,6 @@ ZOOM_STUB = """
   };
 })();
 """
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    browser_or_skip()
-    async with playwright_api.async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 class Page:
@@ -322,13 +300,27 @@ async def test_companion_shows_the_prompt_and_takes_a_commitment(live: Live, bro
     await page.fill("#commit-input", "I will send the map to my team on Monday.")
     await page.click("#commit-form button")
     await expect(page.locator("#message")).to_contain_text("Thank you, Cy Young")
+    # "Your commitment: … [edit]"
+    await expect(page.locator("#my-commitment-text")).to_have_text(
+        "I will send the map to my team on Monday."
+    )
+    await page.click("#edit-commitment")
+    await page.fill("#edit-commitment-input", "I will send the map to Ana on Monday.")
+    await page.click("#edit-commitment-form button[type=submit]")
+    await expect(page.locator("#my-commitment-text")).to_have_text(
+        "I will send the map to Ana on Monday."
+    )
     async with reading(live.db.engine) as connection:
         made = await activity.commitments_for(connection, session_id)
         answers = await activity.poll_answers_for(connection, session_id, "welcome-2")
-    assert [(c.participant_ref, c.text, c.source) for c in made] == [
-        ("p-cy", "I will send the map to my team on Monday.", "form")
+    # The page's person is their own participant (a web- ref), not whoever has that name.
+    assert [(c.name, c.text, c.source) for c in made] == [
+        ("Cy Young", "I will send the map to Ana on Monday.", "form")
     ]
-    assert [list(a.answer) for a in answers] == [["Mural"]]
+    assert made[0].participant_ref.startswith("web-")
+    assert [(a.participant_ref, list(a.answer)) for a in answers] == [
+        (made[0].participant_ref, ["Mural"])
+    ]
     wrapped.check()
 
 
@@ -345,7 +337,7 @@ async def test_console_without_a_session_lists_the_sessions(live: Live, browser:
     wrapped = await open_page(browser, f"{live.base_url}/console#token={token}")
     page = wrapped.page
     link = page.locator(f'#session-list a[href="/console/{session_id}"]')
-    await expect(link).to_have_text("sim · sim-pages-1")
+    await expect(link).to_have_text("Pages test")
     await link.click()
     await expect(page.locator("#show-title")).to_have_text("Pages test")
     # a viewer sees the console, but the server refuses its controls
@@ -365,4 +357,40 @@ async def test_the_vendored_sdk_loads_under_the_page_policy(live: Live, browser:
              typeof m.default.openBreakoutRooms, typeof m.default.closeBreakoutRooms])"""
     )
     assert kinds == ["function"] * 6
+    wrapped.check()
+
+
+async def test_console_replan_panel_proposes_and_accepts(live: Live, browser: Any) -> None:
+    session_id = await live.session()
+    token = live.tokens["producer"]
+    wrapped = await open_page(browser, f"{live.base_url}/console/{session_id}#token={token}")
+    page = wrapped.page
+    panel = page.locator("#replan-panel")
+    await page.click("button[data-control=start]")
+    await expect(page.locator("#status")).to_have_text("running")
+    await expect(panel).to_be_hidden()
+    await page.click("button[data-control=extend]")
+    # 5 minutes late: the rooms may give 3 of them, dropping them lands; or end late.
+    await expect(panel).to_be_visible()
+    await expect(panel.locator(".replan-late")).to_contain_text("Running 5 min late")
+    options = panel.locator(".replan-options li")
+    await expect(options).to_have_count(3)
+    await expect(options.nth(0)).to_contain_text("drop rooms (10m): ends on time")
+    await expect(options.nth(1)).to_contain_text("shrink rooms 10m → 7m: ends 2m late")
+    await expect(options.nth(2).locator("button")).to_have_count(0)  # "end late" is no change
+    for width in (1280, 400, 360):
+        await page.set_viewport_size({"width": width, "height": 900})
+        await panel.screenshot(path=f"/tmp/facilbot-replan-{width}.png")
+    await page.set_viewport_size({"width": 1280, "height": 1000})
+    await options.nth(1).locator("button").click()
+    # Still 2 minutes late: what is left to choose is dropping the rooms, or ending late.
+    await expect(panel.locator(".replan-late")).to_contain_text("Running 2 min late")
+    await expect(options).to_have_count(2)
+    await expect(options.nth(1)).to_contain_text("end 2m late")
+    await panel.locator("button", has_text="Dismiss").click()
+    await expect(panel.locator("h2")).to_have_text("Timing")
+    await expect(panel).to_contain_text("2m late: extended welcome by 5m; 1 re-plan(s) accepted")
+    rooms = [s for s in (await live.engine.state(session_id)).segments if s.id == "rooms"]
+    assert rooms[0].start is not None and rooms[0].end is not None
+    assert (rooms[0].end - rooms[0].start).total_seconds() == 420
     wrapped.check()

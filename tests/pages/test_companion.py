@@ -44,13 +44,15 @@ def test_keys_are_per_session_and_per_secret() -> None:
     assert len(key) == 43 and "=" not in key  # 256 bits, URL-safe, fits a fragment
 
 
-def test_the_form_stays_open_for_48_hours_after_the_end() -> None:
-    ended = NOW - timedelta(hours=48)
-    assert companion.accepting_commitments("running", None, NOW)
-    assert companion.accepting_commitments("ended", ended, NOW)
-    assert not companion.accepting_commitments("ended", ended - timedelta(seconds=1), NOW)
-    assert not companion.accepting_commitments("waiting", None, NOW)
-    assert not companion.accepting_commitments("attached", None, NOW)
+def test_the_form_stays_open_through_the_recap_after_the_end() -> None:
+    ended = NOW - companion.FORM_OPEN_AFTER_END
+    assert companion.accepting_commitments(SHOW_MODEL, "running", None, NOW)
+    assert companion.accepting_commitments(SHOW_MODEL, "ended", ended, NOW)
+    assert not companion.accepting_commitments(
+        SHOW_MODEL, "ended", ended - timedelta(seconds=1), NOW
+    )
+    assert not companion.accepting_commitments(SHOW_MODEL, "waiting", None, NOW)
+    assert not companion.accepting_commitments(SHOW_MODEL, "attached", None, NOW)
 
 
 def test_a_break_counts_down_to_the_end_of_its_segment() -> None:
@@ -87,9 +89,23 @@ def test_the_commitment_form_follows_the_segment_and_the_end() -> None:
     )
     assert after.commitments == companion.FormOut(prompt=companion.DEFAULT_PROMPT, accepting=True)
     long_after = companion.build_view(
-        state(status="ended"), {}, SHOW_MODEL, ended_at=NOW - timedelta(days=3)
+        state(status="ended"), {}, SHOW_MODEL, ended_at=NOW - timedelta(days=8)
     )
     assert long_after.commitments is None
+
+
+def test_after_the_end_the_live_parts_give_way_to_the_recap() -> None:
+    live = {
+        "prompt": "In one word, how are you arriving?",
+        "poll": {"poll_key": "welcome-2", "question": "Which?", "options": ["A", "B"]},
+        "rooms": [{"name": "Room 1", "names": ["Ada", "Bob"]}],
+    }
+    running = companion.build_view(state(), live, SHOW_MODEL, ended_at=None)
+    assert running.prompt and running.poll and running.rooms
+    ended = companion.build_view(
+        state(status="ended"), live, SHOW_MODEL, ended_at=NOW - timedelta(hours=1)
+    )
+    assert (ended.prompt, ended.poll, ended.results, ended.rooms) == (None, None, None, [])
 
 
 def test_rooms_show_names_not_ids() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from facilbot.journey import identity
 from facilbot.pages import companion
 from facilbot.store import activity
 from facilbot.store.db import reading
@@ -286,77 +287,123 @@ async def test_companion_stream_follows_the_show(live: Live) -> None:
         assert state["poll"]["options"] == ["Miro", "Mural", "Paper"]
 
 
+async def join_page(client: httpx.AsyncClient, session_id: str, name: str) -> dict[str, str]:
+    """Say who you are on the page; the headers to write as that person."""
+    made = await client.post(f"/companion/{session_id}/me", json={"name": name})
+    assert made.status_code == 201, made.text
+    return {identity.PARTICIPANT_KEY_HEADER: made.json()["participant_key"]}
+
+
 async def test_companion_forms(live: Live) -> None:
     session_id = await live.session()
     headers = {companion.KEY_HEADER: companion_key(session_id)}
     commit = f"/companion/{session_id}/commitment"
     async with live.client(role=None, headers=headers) as client:
-        early = await client.post(commit, json={"name": "Ada Lovelace", "text": "Call Bob"})
+        anonymous = await client.post(commit, json={"text": "Call Bob"})
+        assert anonymous.status_code == 401
+        zed = await join_page(client, session_id, "  Zed   Zero ")
+        early = await client.post(commit, json={"text": "Call Bob"}, headers=zed)
         assert early.status_code == 409
         assert "not taking commitments" in early.json()["detail"]
         async with live.client() as producer:
             await producer.post(f"/sessions/{session_id}/controls", json={"kind": "start"})
         await live.clock.advance(1)
+        not_yet = await client.post(commit, json={"text": "Call Bob"}, headers=zed)
+        assert not_yet.status_code == 409
+        assert "closing part" in not_yet.json()["detail"]
 
         for bad in (
-            {"name": "", "text": "x"},
-            {"name": "Ada", "text": ""},
-            {"name": "A\x00da", "text": "x"},
-            {"name": "Ada", "text": "x" * 2001},
-            {"name": "Ada", "text": "x", "role": "host"},
+            {"text": ""},
+            {"text": "x\x00"},
+            {"text": "x" * 2001},
+            {"text": "x", "name": "Ada Lovelace"},
         ):
-            response = await client.post(commit, json=bad)
+            response = await client.post(commit, json=bad, headers=zed)
             assert response.status_code == 422, bad
         wrong = await client.post(
-            commit, json={"name": "Ada", "text": "x"}, headers={companion.KEY_HEADER: "bad"}
+            commit, json={"text": "x"}, headers={**zed, companion.KEY_HEADER: "bad"}
         )
         assert wrong.status_code == 403
-
-        made = await client.post(
-            commit, json={"name": "  ada   LOVELACE ", "text": "I will call Bob\nby Friday."}
+        forged = await client.post(
+            commit, json={"text": "x"}, headers={identity.PARTICIPANT_KEY_HEADER: "p-ada.forged"}
         )
-        assert made.status_code == 201, made.text
-        assert made.json() == {"recorded": True, "name": "Ada Lovelace"}
-        stranger = await client.post(commit, json={"name": "Zed Zero", "text": "Read the book."})
-        assert stranger.status_code == 201
+        assert forged.status_code == 403
 
         # the poll opens at 2m on the companion page (no bridge): answer it there
         answer = f"/companion/{session_id}/poll"
         closed = await client.post(
-            answer, json={"name": "Ada", "poll_key": "welcome-2", "choices": ["Miro"]}
+            answer, json={"poll_key": "welcome-2", "choices": ["Miro"]}, headers=zed
         )
         assert closed.status_code == 409
         await live.clock.advance(120)
         for body, status in (
-            ({"name": "Ada", "poll_key": "welcome-2", "choices": ["Figma"]}, 422),
-            ({"name": "Ada", "poll_key": "welcome-2", "choices": ["Miro", "Mural"]}, 422),
-            ({"name": "Ada", "poll_key": "other", "choices": ["Miro"]}, 409),
-            ({"name": "Ada", "poll_key": "welcome-2", "choices": ["Mural"]}, 201),
+            ({"poll_key": "welcome-2", "choices": ["Figma"]}, 422),
+            ({"poll_key": "welcome-2", "choices": ["Miro", "Mural"]}, 422),
+            ({"poll_key": "other", "choices": ["Miro"]}, 409),
+            ({"poll_key": "welcome-2", "choices": ["Mural"]}, 201),
         ):
-            response = await client.post(answer, json=body)
+            response = await client.post(answer, json=body, headers=zed)
             assert response.status_code == status, (body, response.text)
+
+        await live.clock.advance(780)  # 15m: the commitments window
+        made = await client.post(commit, json={"text": "I will call Bob\nby Friday."}, headers=zed)
+        assert made.status_code == 201, made.text
+        assert made.json() == {"recorded": True, "name": "Zed Zero", "asynchronous": False}
+        edited = await client.post(commit, json={"text": "Call Bob today."}, headers=zed)
+        assert edited.status_code == 201
+        mine = (await client.get(f"/companion/{session_id}/me", headers=zed)).json()
+        assert mine["name"] == "Zed Zero" and mine["commitment"]["text"] == "Call Bob today."
 
     async with reading(live.db.engine) as connection:
         commitments = await activity.commitments_for(connection, session_id)
         answers = await activity.poll_answers_for(connection, session_id, "welcome-2")
-    by_ref = {c.participant_ref: c for c in commitments}
-    assert (
-        by_ref["p-ada"].source == "form" and by_ref["p-ada"].text == "I will call Bob\nby Friday."
-    )
-    assert by_ref["form:zed zero"].name == "Zed Zero"
-    assert [(a.participant_ref, list(a.answer)) for a in answers] == [("form:ada", ["Mural"])]
-    state = await live.engine.state(session_id)
-    assert "Ada Lovelace" not in state.not_committed
-    assert "Bob Marley" in state.not_committed
+    zed_ref = zed[identity.PARTICIPANT_KEY_HEADER].rsplit(".", 1)[0]
+    assert [(c.participant_ref, c.name, c.text) for c in commitments] == [
+        (zed_ref, "Zed Zero", "Call Bob today.")
+    ]
+    assert [(a.participant_ref, list(a.answer)) for a in answers] == [(zed_ref, ["Mural"])]
 
 
-async def test_a_form_never_replaces_a_commitment_typed_in_the_chat(live: Live) -> None:
+async def test_nobody_writes_as_someone_else(live: Live) -> None:
+    """The shared link's holders each get their own identity: typing a participant's name
+    (in any case) neither selects nor replaces that participant's commitment."""
     session_id = await live.session()
     async with live.db.engine.begin() as connection:
         await activity.record_commitment(
             connection, session_id, "p-bob", name="Bob Marley", text="mine", at=live.clock.now()
         )
-        ref, name = await companion.form_participant(connection, session_id, "bob marley")
-        assert (ref, name) == ("form:bob marley", "bob marley")
-        ref, _ = await companion.form_participant(connection, session_id, "Cy Young")
-        assert ref == "p-cy"
+    headers = {companion.KEY_HEADER: companion_key(session_id)}
+    async with live.client(role=None, headers=headers) as client:
+        async with live.client() as producer:
+            await producer.post(f"/sessions/{session_id}/controls", json={"kind": "start"})
+        await live.clock.advance(15 * 60)
+        impostor = await join_page(client, session_id, "bob marley")
+        assert impostor[identity.PARTICIPANT_KEY_HEADER].startswith("web-")
+        # a key signed for someone else's session or made up is refused
+        refused = await client.post(
+            f"/companion/{session_id}/me",
+            json={"name": "Bob Marley"},
+            headers={identity.PARTICIPANT_KEY_HEADER: "p-bob.AAAA"},
+        )
+        assert refused.status_code == 403
+        made = await client.post(
+            f"/companion/{session_id}/commitment", json={"text": "hijack"}, headers=impostor
+        )
+        assert made.status_code == 201
+        # Bob's own key (his personal link) edits his commitment
+        bob = {
+            identity.PARTICIPANT_KEY_HEADER: identity.participant_key(
+                PAGES_SECRET.encode(), session_id, "p-bob"
+            )
+        }
+        edit = await client.post(
+            f"/companion/{session_id}/commitment", json={"text": "Mine, edited."}, headers=bob
+        )
+        assert edit.status_code == 201 and edit.json()["name"] == "Bob Marley"
+    async with reading(live.db.engine) as connection:
+        by_ref = {
+            c.participant_ref: c.text
+            for c in await activity.commitments_for(connection, session_id)
+        }
+    assert by_ref["p-bob"] == "Mine, edited."
+    assert by_ref[impostor[identity.PARTICIPANT_KEY_HEADER].rsplit(".", 1)[0]] == "hijack"

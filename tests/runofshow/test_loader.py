@@ -117,6 +117,7 @@ def test_examples_cover_the_brief() -> None:
         "circular-design-4h.yaml",
         "onboarding-welcome.yaml",
         "roleplay-90m.yaml",
+        "workshop-3h.yaml",
     ]
     shows = {p.name: load_show(p).show for p in EXAMPLES}
     assert shows["roleplay-90m.yaml"].duration == 90 * 60
@@ -271,6 +272,64 @@ def test_nesting_limit() -> None:
         load_yaml("a: " + "[" * (deepest + 1) + "]" * (deepest + 1))
     with pytest.raises(ShowUnreadable, match="nested more than"):
         load_yaml("[" * (MAX_BYTES // 2))  # a deep file neither crashes nor recurses
+
+
+# libyaml 0.2.6 (in PyYAML 6.0.4's wheels) refuses more than 1000 levels itself, in a scanner
+# that can run 1024 characters ahead of the events: the loader still gives its own message, at
+# the first level too deep, with libyaml and with PyYAML's pure-Python parser alike.
+LOADERS = [yaml.SafeLoader, *([yaml.CSafeLoader] if yaml.__with_libyaml__ else [])]
+
+TOO_DEEP = [
+    ("a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH, f"1:{3 + MAX_DEPTH}"),
+    ("[" * (MAX_BYTES // 2), f"1:{MAX_DEPTH + 1}"),
+    ("[ " * 1500, f"1:{2 * MAX_DEPTH + 1}"),
+    ("{a: " * 1100, f"1:{4 * MAX_DEPTH + 1}"),
+    ("- " * 1100 + "x", f"1:{2 * MAX_DEPTH + 1}"),
+    ("a:\n" + "".join(" " * level + f"k{level}:\n" for level in range(1, 1100)), "65:65"),
+    ("é☕𝄞:\r\n  b: " + "[" * 1200, f"2:{5 + MAX_DEPTH - 1}"),
+]
+
+
+@pytest.fixture(params=LOADERS, ids=lambda loader: loader.__name__)
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    loader = request.param
+    monkeypatch.setattr("runofshow.loader._Loader", loader)
+    monkeypatch.setattr("runofshow.loader._C_LOADER", loader is not yaml.SafeLoader)
+    return loader
+
+
+@pytest.mark.parametrize(("text", "where"), TOO_DEEP, ids=range(len(TOO_DEEP)))
+def test_nesting_is_refused_at_the_first_level_too_deep(
+    yaml_loader: Any, text: str, where: str
+) -> None:
+    with pytest.raises(ShowUnreadable) as caught:
+        load_yaml(text, "deep.yaml")
+    assert problems(caught.value) == [f"{where}: nested more than {MAX_DEPTH} levels deep"]
+    assert caught.value.problems[0].file == "deep.yaml"
+
+
+def test_a_syntax_error_before_deep_nesting_is_reported_first(yaml_loader: Any) -> None:
+    with pytest.raises(ShowUnreadable) as caught:
+        load_yaml("[1, 2] ] " + "[" * 1200)
+    [problem] = problems(caught.value)
+    assert problem.startswith("1:8: YAML syntax: ")
+    assert "nest" not in problem
+
+
+def test_libyaml_refusal_stands_when_its_own_limit_is_below_ours() -> None:
+    # libyaml's limit is process-wide; PyYAML 6.0.4 can lower it (a private call).
+    cyaml: Any = getattr(yaml, "_yaml", None)
+    if not hasattr(cyaml, "_set_max_nest_level"):
+        pytest.skip("this PyYAML has no libyaml nesting limit")
+    before = cyaml._get_max_nest_level()
+    cyaml._set_max_nest_level(10)
+    try:
+        with pytest.raises(ShowUnreadable) as caught:
+            load_yaml("a: " + "[" * 20)
+    finally:
+        cyaml._set_max_nest_level(before)
+    [problem] = problems(caught.value)
+    assert problem.startswith("1:13: YAML syntax: exceeded maximum nesting depth")
 
 
 def test_files_that_cannot_be_read(tmp_path: Path) -> None:

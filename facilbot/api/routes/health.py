@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from facilbot.api.deps import Services
+from facilbot.api.deps import services_of
 from facilbot.api.errors import error_body
 from facilbot.store.db import reading
 
@@ -32,7 +32,7 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "not ready; `detail` says what is missing"}},
 )
 async def readyz(request: Request) -> Any:
-    services: Services | None = getattr(request.app.state, "services", None)
+    services = services_of(request)
     if services is None:
         return JSONResponse(error_body("not_ready", "starting or stopping"), status_code=503)
     problems = []

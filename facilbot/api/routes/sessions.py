@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import (
     AwareDatetime,
@@ -19,14 +19,25 @@ from pydantic import (
 
 from facilbot.api import sse
 from facilbot.api.body import JsonContent
-from facilbot.api.deps import DB, Caller, EngineDep, Producer, SessionId
+from facilbot.api.deps import (
+    DB,
+    Caller,
+    EngineDep,
+    PlatformName,
+    Producer,
+    ServicesDep,
+    SessionId,
+    known_platform,
+)
 from facilbot.api.errors import ApiError, not_found
+from facilbot.engine.attaching import MeetingInUse
 from facilbot.engine.state import SessionState
-from facilbot.store import activity
+from facilbot.store import activity, idempotency
 from facilbot.store import firings as stored_firings
 from facilbot.store import participants as stored_participants
 from facilbot.store import sessions as stored
 from facilbot.store.db import reading
+from facilbot.store.shows import show_titles
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -52,7 +63,9 @@ class ProducerIn(Strict):
 
 class AttachBody(Strict):
     show_version_id: int = Field(ge=1, le=MAX_ID, strict=True)
-    platform: Literal["sim", "zoom", "teams"]
+    platform: PlatformName = Field(
+        description="a platform this server runs (FACILBOT_PLATFORMS): sim, zoom or teams"
+    )
     meeting_ref: Text = Field(description="the platform's meeting id (Zoom) or chat id (Teams)")
     planned_start: AwareDatetime | None = Field(None, description="with a UTC offset")
     producers: list[ProducerIn] = Field(
@@ -61,9 +74,14 @@ class AttachBody(Strict):
         description="who may steer from the meeting chat, besides the host",
     )
     recurring_ref: Text | None = None
+    replace: bool = Field(
+        False, description="end the meeting's session not yet ended (if any) and attach this one"
+    )
 
 
 class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a stored.SessionRecord
+
     id: str
     show_version_id: int
     platform: str
@@ -74,21 +92,12 @@ class SessionOut(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     owner: str | None
+    show_title: str | None = None
 
     @classmethod
-    def of(cls, record: stored.SessionRecord) -> SessionOut:
-        return cls(
-            id=record.id,
-            show_version_id=record.show_version_id,
-            platform=record.platform,
-            meeting_ref=record.meeting_ref,
-            status=record.status,
-            planned_start=record.planned_start,
-            created_at=record.created_at,
-            started_at=record.started_at,
-            ended_at=record.ended_at,
-            owner=record.owner,
-        )
+    def of(cls, record: stored.SessionRecord, show_title: str | None = None) -> SessionOut:
+        # The record's fields by name (from_attributes); the title comes from its show.
+        return cls.model_validate(record).model_copy(update={"show_title": show_title})
 
 
 # --- controls: one body shape per kind, told apart by "kind" ------------------------------
@@ -127,8 +136,30 @@ class FireControl(Strict):
     key: Text = Field(description="the cue's id")
 
 
+class ReplanControl(Strict):
+    kind: Literal["replan"]
+    option: int = Field(
+        0, strict=True, ge=0, le=9, description="which option of the standing proposal to accept"
+    )
+
+
+class ReplanPolicyControl(Strict):
+    kind: Literal["replan_policy"]
+    auto: bool = Field(
+        False,
+        strict=True,
+        description="true: always accept re-plans for this session; false: dismiss the proposal",
+    )
+
+
 ControlBody = Annotated[
-    PlainControl | ExtendControl | BreakControl | JumpControl | FireControl,
+    PlainControl
+    | ExtendControl
+    | BreakControl
+    | JumpControl
+    | FireControl
+    | ReplanControl
+    | ReplanPolicyControl,
     Field(discriminator="kind"),
 ]
 
@@ -145,6 +176,8 @@ class AckOut(BaseModel):
 
 
 class PresenceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a PresenceRecord
+
     joined_at: datetime
     left_at: datetime | None
     room: str | None
@@ -163,6 +196,8 @@ class ParticipantOut(BaseModel):
 
 
 class CommitmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a CommitmentRecord
+
     participant_ref: str
     name: str
     text: str
@@ -187,23 +222,80 @@ async def _session(db: DB, session_id: uuid.UUID) -> stored.SessionRecord:
     "",
     status_code=201,
     summary="Attach a show version to a meeting",
-    responses={422: {"description": "invalid body, unknown show version or platform"}},
+    responses={
+        409: {"description": "the meeting already has a session not ended (it is named)"},
+        422: {
+            "description": "invalid body, unknown show version or platform, or an "
+            "Idempotency-Key first used with a different request"
+        },
+    },
 )
 async def attach(
-    caller: Producer, _json: JsonContent, body: AttachBody, engine: EngineDep, db: DB
+    caller: Producer,
+    _json: JsonContent,
+    body: AttachBody,
+    services: ServicesDep,
+    db: DB,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[\x21-\x7e]+$",
+            description="a retry with the same key (and body) returns the first answer",
+        ),
+    ] = None,
 ) -> SessionOut:
+    known_platform(services, body.platform, ("body", "platform"))
+    engine = services.engine
     if body.planned_start is not None and not 1970 <= body.planned_start.year <= 9000:
         raise ApiError(422, "planned_start must be a real date (1970–9000)")
-    session_id = await engine.attach(
-        body.show_version_id,
-        body.platform,
-        body.meeting_ref,
-        planned_start=body.planned_start,
-        producers=[p.model_dump(exclude_none=True) for p in body.producers],
-        recurring_ref=body.recurring_ref,
-        by=caller.name,
+    owner = f"token:{caller.token_id}"
+    digest = idempotency.request_digest(body.model_dump(mode="json"))
+    if idempotency_key is not None:
+        first = await _first_answer(db, owner, idempotency_key, digest)
+        if first is not None:
+            return first
+    try:
+        session_id = await engine.attach(
+            body.show_version_id,
+            body.platform,
+            body.meeting_ref,
+            planned_start=body.planned_start,
+            producers=[p.model_dump(exclude_none=True) for p in body.producers],
+            recurring_ref=body.recurring_ref,
+            by=caller.name,
+            replace=body.replace,
+        )
+    except MeetingInUse as in_use:
+        # A retry racing its first request finds the meeting taken by that request's session.
+        first = None
+        if idempotency_key is not None:
+            first = await _first_answer(db, owner, idempotency_key, digest)
+        if first is not None:
+            return first
+        raise ApiError(
+            409, str(in_use), code="meeting_in_use", extra={"session_id": in_use.session_id}
+        ) from None
+    if idempotency_key is not None:
+        async with engine.writing() as connection:
+            await idempotency.remember(
+                connection, owner, idempotency_key, digest, session_id, engine.clock.now()
+            )
+    return SessionOut.model_validate(await _session(db, uuid.UUID(session_id)))
+
+
+async def _first_answer(db: DB, owner: str, key: str, digest: str) -> SessionOut | None:
+    async with reading(db.engine) as connection:
+        try:
+            session_id = await idempotency.answered(connection, owner, key, digest)
+        except idempotency.KeyReused as reused:
+            raise ApiError(422, str(reused), code="idempotency_key_reused") from None
+    return (
+        None
+        if session_id is None
+        else SessionOut.model_validate(await _session(db, uuid.UUID(session_id)))
     )
-    return SessionOut.of(await _session(db, uuid.UUID(session_id)))
 
 
 @router.get(
@@ -223,7 +315,8 @@ async def list_sessions(
             records = await stored.ended_sessions(connection, limit)
         else:
             records = await stored.active_sessions(connection)
-    return [SessionOut.of(record) for record in records]
+        titles = await show_titles(connection, {r.show_version_id for r in records})
+    return [SessionOut.of(record, titles.get(record.show_version_id)) for record in records]
 
 
 @router.get("/{session_id}", summary="The live state of a session")
@@ -272,9 +365,7 @@ async def participants(db: DB, caller: Caller, session_id: SessionId) -> list[Pa
         presence = await stored_participants.presence_for(connection, record.id)
     intervals: dict[int, list[PresenceOut]] = {}
     for p in presence:
-        intervals.setdefault(p.participant_id, []).append(
-            PresenceOut(joined_at=p.joined_at, left_at=p.left_at, room=p.room)
-        )
+        intervals.setdefault(p.participant_id, []).append(PresenceOut.model_validate(p))
     out = []
     for person in people:
         stays = intervals.get(person.id, [])
@@ -303,16 +394,7 @@ async def commitments(db: DB, caller: Caller, session_id: SessionId) -> Commitme
         present = await stored_participants.present_now(connection, record.id)
     committed = {c.participant_ref for c in made}
     return CommitmentsOut(
-        commitments=[
-            CommitmentOut(
-                participant_ref=c.participant_ref,
-                name=c.name,
-                text=c.text,
-                at=c.at,
-                source=c.source,
-            )
-            for c in made
-        ],
+        commitments=[CommitmentOut.model_validate(c) for c in made],
         not_committed=[
             p.name for p in present if p.role == "attendee" and p.participant_ref not in committed
         ],

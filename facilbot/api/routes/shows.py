@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from facilbot.api.body import JSON_TYPES, YAML_TYPES, decode_utf8, media_type, unsupported
 from facilbot.api.deps import DB, Caller, ClockDep, EngineDep, Facilitator
@@ -57,6 +64,8 @@ class LintRequest(BaseModel):
 
 
 class ShowVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a stored.ShowVersionRecord
+
     id: int
     name: str
     version: int
@@ -65,25 +74,10 @@ class ShowVersionOut(BaseModel):
     uploaded_at: datetime
     uploaded_by: str | None
 
-    @classmethod
-    def of(cls, record: stored.ShowVersionRecord) -> ShowVersionOut:
-        return cls(
-            id=record.id,
-            name=record.name,
-            version=record.version,
-            sha256=record.sha256,
-            title=record.title,
-            uploaded_at=record.uploaded_at,
-            uploaded_by=record.uploaded_by,
-        )
-
 
 class ShowVersionDetail(ShowVersionOut):
-    yaml: str
-
-    @classmethod
-    def of(cls, record: stored.ShowVersionRecord) -> ShowVersionDetail:
-        return cls(**ShowVersionOut.of(record).model_dump(), yaml=record.yaml_text)
+    # the stored record calls it yaml_text; the API has always answered "yaml"
+    yaml: str = Field(validation_alias=AliasChoices("yaml", "yaml_text"))
 
 
 class FindingOut(BaseModel):
@@ -144,7 +138,7 @@ _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ShowUpload"}},
+            "application/json": {"schema": ShowUpload.model_json_schema()},
             **{kind: {"schema": {"type": "string"}} for kind in YAML_TYPES},
         },
     }
@@ -153,7 +147,7 @@ _LINT_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/LintRequest"}},
+            "application/json": {"schema": LintRequest.model_json_schema()},
             **{kind: {"schema": {"type": "string"}} for kind in YAML_TYPES},
         },
     }
@@ -244,7 +238,9 @@ async def upload_show(
     loaded, findings = await anyio.to_thread.run_sync(_load_and_lint, text, f"{show_name}.yaml")
     record, _ = await engine.upload_show(show_name, text, caller.name, loaded=loaded)
     return UploadOut(
-        version=ShowVersionOut.of(record), findings=_findings(findings), summary=_summary(findings)
+        version=ShowVersionOut.model_validate(record),
+        findings=_findings(findings),
+        summary=_summary(findings),
     )
 
 
@@ -269,7 +265,7 @@ async def list_shows(
 ) -> list[ShowVersionOut]:
     async with reading(db.engine) as connection:
         records = await stored.show_versions(connection, name)
-    return [ShowVersionOut.of(record) for record in records]
+    return [ShowVersionOut.model_validate(record) for record in records]
 
 
 async def _version(db: DB, show_id: int) -> stored.ShowVersionRecord:
@@ -282,7 +278,7 @@ async def _version(db: DB, show_id: int) -> stored.ShowVersionRecord:
 
 @router.get("/{show_id}", summary="One show version, with its text")
 async def get_show(db: DB, caller: Caller, show_id: ShowId) -> ShowVersionDetail:
-    return ShowVersionDetail.of(await _version(db, show_id))
+    return ShowVersionDetail.model_validate(await _version(db, show_id))
 
 
 def _query_error(name: str, message: str) -> RequestValidationError:

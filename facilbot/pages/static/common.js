@@ -182,6 +182,24 @@
     });
   }
 
+  // A poll's results as bars: one <li> per option (label, track, "count (share%)").
+  function bars(options, counts, answers) {
+    const total = Math.max(1, answers);
+    return options.map((option) => {
+      const count = counts[option] || 0;
+      const share = Math.round((100 * count) / total);
+      const bar = el("span", { class: "fill" });
+      bar.style.width = share + "%";
+      return el(
+        "li",
+        { "data-option": option },
+        el("span", { class: "label", text: option }),
+        el("span", { class: "track", "aria-hidden": "true" }, bar),
+        el("span", { class: "n", text: count + " (" + share + "%)" })
+      );
+    });
+  }
+
   function clock(seconds) {
     if (seconds === null || seconds === undefined || isNaN(seconds)) return "–";
     const s = Math.max(0, Math.round(seconds));
@@ -212,6 +230,7 @@
     eventStream: eventStream,
     el: el,
     replaceChildren: replaceChildren,
+    bars: bars,
     clock: clock,
     timeOfDay: timeOfDay,
     skewFrom: skewFrom,

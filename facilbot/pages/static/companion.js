@@ -56,6 +56,7 @@
     $("break-text").textContent = view.on_break ? view.on_break.text : "";
 
     renderPoll();
+    renderResults();
 
     $("rooms-panel").hidden = !view.rooms.length;
     const mine = fold(localStorage.getItem(NAME_STORE) || "");
@@ -72,14 +73,23 @@
     );
 
     const form = view.commitments;
-    $("commit-panel").hidden = !form;
+    $("commit-panel").hidden = !form || window.FBJourney.committed();
     if (form) {
       $("commit-prompt").textContent = form.prompt;
       Array.from($("commit-form").elements).forEach((field) => {
         field.disabled = !form.accepting;
       });
     }
-    $("idle-panel").hidden = Boolean(view.prompt || view.on_break || view.poll || form || view.rooms.length);
+    // After the end the recap (companion-journey.js) takes the idle line's place.
+    $("idle-panel").hidden = Boolean(
+      view.prompt ||
+        view.on_break ||
+        view.poll ||
+        view.results ||
+        form ||
+        view.rooms.length ||
+        view.status === "ended"
+    );
     tick();
   }
 
@@ -93,9 +103,9 @@
     if (shownPoll === poll.key) return; // keep what the person is choosing
     shownPoll = poll.key;
     $("poll-question").textContent = poll.question;
-    FB.replaceChildren(
-      $("poll-options"),
-      poll.options.map((option, i) =>
+    FB.replaceChildren($("poll-options"), [
+      el("legend", { class: "visually-hidden", text: poll.question }),
+      ...poll.options.map((option, i) =>
         el(
           "label",
           { class: "option" },
@@ -107,17 +117,33 @@
           }),
           " " + option
         )
-      )
-    );
+      ),
+    ]);
+  }
+
+  function renderResults() {
+    const results = view.results;
+    $("results-panel").hidden = !results;
+    if (!results) return;
+    $("results-question").textContent = results.question;
+    FB.replaceChildren($("results"), FB.bars(results.options, results.counts, results.answers));
+    $("results-total").textContent =
+      results.answers === 1 ? "1 answer" : results.answers + " answers";
   }
 
   function tick() {
     if (!view) return;
     const left = view.time_left_seconds;
-    $("time-left").textContent = left === null ? "–" : FB.clock(left - passed());
+    const running = view.status === "running" && left !== null;
+    $("countdown").hidden = !running;
     if (view.on_break && view.on_break.ends_at) {
       const remaining = (new Date(view.on_break.ends_at) - new Date(view.now)) / 1000 - passed();
       $("break-countdown").textContent = FB.clock(remaining);
+      $("countdown-label").textContent = "Back in";
+      $("time-left").textContent = FB.clock(remaining);
+    } else if (running) {
+      $("countdown-label").textContent = view.paused ? "Paused; this part ends in" : "This part ends in";
+      $("time-left").textContent = FB.clock(left - passed());
     }
   }
 
@@ -125,9 +151,12 @@
     return String(name || "").trim().replace(/\s+/g, " ").toLowerCase();
   }
 
-  async function post(path, body) {
+  // Writing needs the person's participant key (companion-journey.js): the name typed here
+  // only names a new identity, it never selects someone else's.
+  async function post(path, body, name) {
+    await window.FBJourney.ensure(name);
     return FB.api("POST", "/companion/" + sessionId + path, {
-      headers: { "X-Companion-Key": key },
+      headers: window.FBJourney.headers(),
       json: body,
     });
   }
@@ -151,9 +180,10 @@
       if (!name || !text) return;
       remember(name);
       try {
-        const answer = await post("/commitment", { name: name, text: text });
+        const answer = await post("/commitment", { text: text }, name);
         $("commit-input").value = "";
         say("Thank you, " + answer.name + ": your commitment is recorded.", "ok");
+        window.FBJourney.refresh();
       } catch (error) {
         say("Not sent: " + error.message, "error");
       }
@@ -168,7 +198,7 @@
       if (!name || !choices.length || !view || !view.poll) return;
       remember(name);
       try {
-        await post("/poll", { name: name, poll_key: view.poll.key, choices: choices });
+        await post("/poll", { poll_key: view.poll.key, choices: choices }, name);
         say("Thank you: your answer is in.", "ok");
       } catch (error) {
         say("Not sent: " + error.message, "error");
@@ -186,6 +216,10 @@
     FB.eventStream("/companion/" + sessionId + "/events", {
       headers: { "X-Companion-Key": key },
       onEvent: (event) => {
+        if (event.type === "recap") {
+          window.FBJourney.refreshRecap(); // the producer set the recording or transcript link
+          return;
+        }
         if (event.type !== "state") return;
         view = event.state;
         receivedAt = Date.now();

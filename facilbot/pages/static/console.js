@@ -16,6 +16,8 @@
   let refreshing = false;
   let again = false;
   let confirmEndUntil = 0;
+  // The segment that was current before this tab's last skip or jump: "undo" jumps back to it.
+  let undoTo = null;
 
   function say(text, kind) {
     const node = $("message");
@@ -35,6 +37,7 @@
     document.title = "facilbot — " + state.show_title;
     $("show-title").textContent = state.show_title;
     $("meeting").textContent = state.platform + " · " + state.meeting_ref;
+    $("badges").hidden = false;
     const status = $("status");
     status.textContent = state.paused ? "paused" : state.status;
     status.className = "badge status-" + (state.paused ? "paused" : state.status);
@@ -44,13 +47,19 @@
     bridge.className = "badge " + (state.bridge_connected ? "ok" : "off");
 
     const current = state.current_segment;
-    $("current-segment").textContent = current ? current.title || current.id : "–";
+    $("current-segment").textContent = current
+      ? current.title || current.id
+      : state.status === "ended"
+        ? "Ended"
+        : "Not started";
     $("current-kind").textContent = current
       ? current.kind + (current.inserted ? " (inserted)" : "")
       : state.status === "ended"
         ? "the show has ended"
         : "not started";
+    renderNotes(current);
     renderCues();
+    renderNotices();
     renderTimeline();
     renderUpcoming();
     renderPeople();
@@ -71,6 +80,53 @@
       next && next.countdown_seconds !== null ? FB.clock(next.countdown_seconds - passed) : "–";
   }
 
+  function renderNotes(current) {
+    const notes = (current && current.producer_notes) || {};
+    const facilitator = current ? current.facilitator_notes : null;
+    const rows = [
+      ["note-watch", notes.watch_for],
+      ["note-keep", notes.keep_same],
+      ["note-flex", notes.flex],
+      ["note-facilitator", facilitator],
+    ];
+    let any = false;
+    rows.forEach(([id, text]) => {
+      const row = $(id);
+      row.hidden = !text;
+      row.querySelector("dd").textContent = text || "";
+      any = any || Boolean(text);
+    });
+    $("notes").hidden = !any;
+  }
+
+  function renderNotices() {
+    const notices = state.notices || [];
+    $("notices-panel").hidden = !notices.length;
+    FB.replaceChildren(
+      $("notices"),
+      notices.slice(0, 8).map((n) =>
+        el(
+          "li",
+          { class: "notice" + (n.refused ? " refused" : "") },
+          el("span", { class: "when", text: FB.timeOfDay(n.at) }),
+          el(
+            "div",
+            null,
+            el("strong", { text: n.sender + ": " }),
+            el("code", { text: n.command }),
+            el("div", { class: "reply", text: n.reply }),
+            el("div", {
+              class: "muted via",
+              text: n.replied_via
+                ? "answered in the meeting chat (" + n.replied_via + ")"
+                : "no channel could answer in the chat: tell them yourself",
+            })
+          )
+        )
+      )
+    );
+  }
+
   function renderCues() {
     const cues = state.producer_cues || [];
     $("cue-count").textContent = cues.length ? String(cues.length) : "";
@@ -79,7 +135,13 @@
       $("cues"),
       cues.map((cue) => {
         const paste = cue.paste
-          ? el("textarea", { class: "cue-paste", readonly: true, rows: 3, text: cue.paste })
+          ? el("textarea", {
+              class: "cue-paste",
+              readonly: true,
+              rows: 3,
+              "aria-label": "text to paste",
+              text: cue.paste,
+            })
           : null;
         return el(
           "li",
@@ -191,6 +253,7 @@
   }
 
   function renderPolls() {
+    $("polls-empty").hidden = (state.polls || []).length > 0;
     FB.replaceChildren(
       $("polls"),
       (state.polls || []).map((poll) => {
@@ -255,14 +318,23 @@
       button.disabled = !enable[button.dataset.control];
     });
     $("jump-button").disabled = !started;
+    const undo = $("undo-button");
+    undo.disabled = !started || !undoTo;
+    $("undo-what").textContent = undoTo ? "(back to " + undoTo.title + ")" : "skip or jump";
   }
 
   // --- actions ---------------------------------------------------------------------------
 
   async function control(kind, extra) {
     const body = Object.assign({ kind: kind }, extra || {});
+    const before = state && state.current_segment;
     try {
       await FB.api("POST", "/sessions/" + sessionId + "/controls", { token: token, json: body });
+      if ((kind === "skip" || kind === "jump") && before && !before.inserted) {
+        undoTo = { id: before.id, title: before.title || before.id };
+      } else if (kind === "jump" || kind === "end") {
+        undoTo = null;
+      }
       say(kind + " done", "ok");
       await refresh();
     } catch (error) {
@@ -306,15 +378,67 @@
           return;
         }
         if (kind === "end") button.textContent = "End show";
-        const extra = button.dataset.seconds ? { seconds: Number(button.dataset.seconds) } : {};
-        control(kind, extra);
+        runControl(kind);
       });
     });
+    $("undo-button").addEventListener("click", undo);
+    document.addEventListener("keydown", shortcut);
     $("jump-button").addEventListener("click", () => {
       const target = $("jump-select").value;
       if (target) control("jump", { segment_id: target });
     });
     $("companion-copy").addEventListener("click", () => copy($("companion-link").value));
+  }
+
+  function minutes(id) {
+    const value = Math.round(Number($(id).value));
+    return Number.isFinite(value) && value > 0 ? value : null;
+  }
+
+  function runControl(kind) {
+    if (kind === "extend" || kind === "break") {
+      const chosen = minutes(kind === "extend" ? "extend-minutes" : "break-minutes");
+      if (chosen === null) {
+        say("type a number of minutes first", "error");
+        return;
+      }
+      control(kind, { seconds: chosen * 60 });
+      return;
+    }
+    control(kind);
+  }
+
+  function undo() {
+    if (!undoTo) return;
+    const target = undoTo;
+    control("jump", { segment_id: target.id }).then(() => {
+      undoTo = null;
+      renderButtons();
+    });
+  }
+
+  // Single keys, as in media players; never while typing, nor with Ctrl/Alt/Meta held.
+  function shortcut(event) {
+    if (event.ctrlKey || event.altKey || event.metaKey || !state) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
+      return;
+    }
+    const key = event.key.toLowerCase();
+    const press = (kind) => {
+      const button = document.querySelector('[data-control="' + kind + '"]');
+      if (button && !button.disabled) runControl(kind);
+    };
+    if (key === "s" && event.shiftKey) press("start");
+    else if (event.shiftKey) return;
+    else if (key === "p") press(state.paused ? "resume" : "pause");
+    else if (key === "e") press("extend");
+    else if (key === "b") press("break");
+    else if (key === "n") press("skip");
+    else if (key === "u") {
+      if (!$("undo-button").disabled) undo();
+    } else return;
+    event.preventDefault();
   }
 
   // --- data ------------------------------------------------------------------------------
@@ -358,6 +482,15 @@
         token: token,
       });
       $("companion-link").value = link.url;
+      if (link.qr_svg) {
+        const image = el("img", {
+          src: "data:image/svg+xml;base64," + btoa(link.qr_svg),
+          alt: "QR code of the companion link",
+          width: 180,
+          height: 180,
+        });
+        FB.replaceChildren($("companion-qr"), [image]);
+      }
     } catch (error) {
       $("companion-link").value = "(" + error.message + ")";
     }
@@ -383,23 +516,33 @@
     if (reason) say(reason, "error");
   }
 
+  function sessionRow(s) {
+    const when = s.planned_start || s.started_at || s.created_at;
+    const stamp = when ? new Date(when).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
+    return el(
+      "li",
+      { class: "session-row", "data-session": s.id },
+      el("a", { href: "/console/" + s.id, text: s.show_title || "(untitled show)" }),
+      el("span", { class: "meta", text: s.platform + " · " + s.meeting_ref }),
+      el("span", { class: "meta", text: (s.planned_start ? "planned " : "") + stamp }),
+      el("span", { class: "badge status-" + s.status, text: s.status }),
+      s.status === "ended"
+        ? el("a", { class: "meta", href: "/report/" + s.id, text: "report" })
+        : null
+    );
+  }
+
   async function showPicker() {
     $("picker").hidden = false;
     try {
-      const sessions = await FB.api("GET", "/sessions", { token: token });
-      FB.replaceChildren(
-        $("session-list"),
-        sessions.map((s) =>
-          el(
-            "li",
-            null,
-            el("a", { href: "/console/" + s.id, text: s.platform + " · " + s.meeting_ref }),
-            " ",
-            el("span", { class: "muted", text: s.status })
-          )
-        )
-      );
-      if (!sessions.length) say("No session is attached yet.");
+      const [sessions, ended] = await Promise.all([
+        FB.api("GET", "/sessions", { token: token }),
+        FB.api("GET", "/sessions?ended=true&limit=50", { token: token }),
+      ]);
+      FB.replaceChildren($("session-list"), sessions.map(sessionRow));
+      FB.replaceChildren($("ended-list"), ended.map(sessionRow));
+      $("sessions-empty").hidden = sessions.length > 0;
+      $("ended-empty").hidden = ended.length > 0;
       if (window.FBBridge) window.FBBridge.pickSession(sessions);
     } catch (error) {
       if (error.status === 401) {

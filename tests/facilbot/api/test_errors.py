@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import APIRouter
 
-from facilbot.api.app import create_app
 from facilbot.api.body import MAX_BODY_BYTES
+from facilbot.app import create_app
 from facilbot.auth import Role
 
 from .conftest import Api, make_settings, make_tokens
@@ -107,9 +107,10 @@ async def test_the_catch_all_answers_500_and_logs_only_the_type(
     async def explode() -> None:
         raise RuntimeError(f"failed while handling {SECRET}")
 
-    app = create_app(make_settings(database_url, tmp_path), routers=[boom])
+    app = create_app(make_settings(database_url, tmp_path))
+    app.include_router(boom)
     async with app.router.lifespan_context(app):
-        await make_tokens(app.state.services)
+        await make_tokens(app.services.db)
         # raise_app_exceptions (the default): nothing may escape the app either.
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -125,3 +126,41 @@ async def test_the_catch_all_answers_500_and_logs_only_the_type(
     assert "POST /boom" in logged
     assert SECRET not in logged
     assert all(record.exc_info is None for record in caplog.records)
+
+
+async def test_a_client_gone_mid_request_is_not_an_error(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A load generator or a platform that hangs up while its body is read: nobody is left to
+    answer, and it is not a fault of ours (no "unhandled" line, no 500)."""
+    app = create_app(make_settings(database_url, tmp_path))
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/shows",
+        "raw_path": b"/shows",
+        "query_string": b"name=gone",
+        "root_path": "",
+        "headers": [(b"host", b"t"), (b"content-type", b"application/yaml")],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+    }
+    async with app.router.lifespan_context(app):
+        tokens = await make_tokens(app.services.db)
+        scope["headers"].append((b"authorization", f"Bearer {tokens[Role.facilitator]}".encode()))
+        with caplog.at_level(logging.DEBUG, logger="facilbot"):
+            await app(scope, receive, send)
+    api_logs = [r for r in caplog.records if r.name == "facilbot.api"]
+    assert not [r for r in api_logs if r.levelno >= logging.WARNING], caplog.text
+    assert not any(m.get("status") == 500 for m in sent)

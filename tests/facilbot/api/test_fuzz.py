@@ -20,10 +20,10 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from facilbot.api.app import create_app
-from facilbot.api.deps import Services
+from facilbot.app import create_app
 from facilbot.auth import Role
 from facilbot.engine.clock import VirtualClock
+from facilbot.services import Services
 
 from .conftest import SMALL_SHOW, START, make_settings, make_tokens
 
@@ -57,8 +57,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 break
             threading.Event().wait(0.01)
         assert server.started
-        services: Services = app.state.services
-        tokens = asyncio.run_coroutine_threadsafe(make_tokens(services), loop).result(30)
+        services = app.services
+        assert services is not None
+        tokens = asyncio.run_coroutine_threadsafe(make_tokens(services.db), loop).result(30)
         known = asyncio.run_coroutine_threadsafe(seed(services), loop).result(30)
         port = server.servers[0].sockets[0].getsockname()[1]
         spec = app.openapi()

@@ -15,10 +15,10 @@ import httpx
 import pytest
 import uvicorn
 
-from facilbot.api.app import create_app
-from facilbot.api.deps import Services
+from facilbot.app import create_app
 from facilbot.auth import Role
 from facilbot.engine.clock import VirtualClock
+from facilbot.services import Services
 
 from .conftest import SMALL_SHOW, START, make_settings, make_tokens
 
@@ -143,8 +143,9 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
         await asyncio.sleep(0.01)
     assert server.started
     port = server.servers[0].sockets[0].getsockname()[1]
-    services: Services = app.state.services
-    tokens = await make_tokens(services)
+    services = app.services
+    assert services is not None
+    tokens = await make_tokens(services.db)
     try:
         yield Live(f"http://127.0.0.1:{port}", services, clock, tokens)
     finally:

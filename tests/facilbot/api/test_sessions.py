@@ -316,7 +316,7 @@ async def test_malformed_firing_ids(api: Api, firing: str) -> None:
 
 async def test_ended_sessions_are_listed_on_request(api: Api) -> None:
     running = await api.attach(await api.upload())
-    finished = await api.attach(await api.upload())
+    finished = await api.attach(await api.upload(), meeting_ref="sim-2")
     assert (await control(api, finished, {"kind": "end"})).status_code == 200
     await api.clock.advance(1)
     active = await api.client.get("/sessions", headers=api.auth(Role.viewer))

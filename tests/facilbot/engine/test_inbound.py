@@ -157,3 +157,45 @@ async def test_accept_twice_applies_once(live: Live) -> None:
     await live.engine.ingest(message)
     async with reading(live.rig.db.engine) as connection:
         assert len(await activity.chat_for(connection, live.session_id)) == 1
+
+
+async def test_replan_from_the_chat(live: Live) -> None:
+    import asyncio
+    from typing import Any
+
+    seen: list[dict[str, Any]] = []
+
+    async def follow() -> None:
+        async for event in live.engine.hub.subscribe(live.session_id):
+            seen.append(event)
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0)
+    try:
+        host = ("Hana Host", Role.host)
+        await deliver(live.engine, [command("/fb replan", *host)])
+        await deliver(live.engine, [command("/fb extend 5", *host)])
+        await deliver(live.engine, [command("/fb replan", *host)])
+        # The break keeps its rest and the commitments never shrink: only "end late" is left,
+        # and accepting it is refused (nothing to change).
+        await deliver(live.engine, [command("/fb replan accept", *host)])
+        await deliver(live.engine, [command("/fb replan always", *host)])
+        await deliver(live.engine, [command("/fb replan sometimes", *host)])
+        await asyncio.sleep(0)
+    finally:
+        task.cancel()
+    texts = [e["text"] for e in seen if e.get("type") == "replan"]
+    assert texts == [
+        "no re-plan needed: the session is heading for its planned end",
+        "running 5m late: 1) end 5m late; /fb replan accept N",
+    ]
+    refused = [e["reason"] for e in seen if e.get("type") == "command_refused"]
+    # answered back in the chat and on the console (facilbot.engine.answer), with the command
+    assert refused[0] == (
+        "/fb replan accept was not done: option 0 changes nothing (end 5m late); dismiss instead"
+    )
+    assert "/fb replan, /fb replan accept N" in refused[1]
+    rows = await control_rows(live.rig.db, live.session_id)
+    assert [(r.kind, dict(r.payload)) for r in rows if r.kind.startswith("replan")] == [
+        ("replan_policy", {"auto": True})
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from facilbot.engine.engine import Engine
 from facilbot.store import firings as store_firings
@@ -34,11 +35,13 @@ async def takes_over(rig: Rig, engine: Engine, session_id: str) -> None:
     await rig.clock.settle()
 
 
-async def begin(store: Database, lease_seconds: float = 30) -> tuple[Rig, Engine, str]:
+async def begin(
+    store: Database, lease_seconds: float = 30, **options: Any
+) -> tuple[Rig, Engine, str]:
     rig = make_rig(store)
     meeting = rig.world.create(scenario(3600, size=2, commands=()), "sim-restart")
     meeting.start(T0)
-    engine = rig.engine("instance-a", lease_seconds=lease_seconds)
+    engine = rig.engine("instance-a", lease_seconds=lease_seconds, **options)
     session_id = await attach(engine, SMALL_SHOW, meeting.meeting_ref)
     await engine.start()
     await engine.control(session_id, "start", {}, "test")

@@ -32,6 +32,7 @@ from integrations.teams.adapter import (
 from integrations.teams.botauth import BotAuthenticator
 from integrations.teams.connector import BotConnectorClient
 from integrations.teams.entra import BOT_FRAMEWORK_SCOPE, EntraTokenProvider
+from tests.support.clock import FakeClock
 
 from ..teams.fakes import (
     APP_ID,
@@ -41,7 +42,6 @@ from ..teams.fakes import (
     TENANT,
     FakeMicrosoft,
     Recorded,
-    VirtualClock,
 )
 from .harness import (
     CHAT_TEXT,
@@ -61,7 +61,7 @@ GUEST = {"id": "29:guest-teams-id", "name": GUEST_NAME}  # a guest: no Entra obj
 
 class TeamsHarness:
     def __init__(self) -> None:
-        self._clock = VirtualClock()
+        self._clock = FakeClock(1_700_000_000.0)
         self._fake = FakeMicrosoft(clock=self._clock)
         self._http = self._fake.client()
         tokens = EntraTokenProvider(

@@ -27,8 +27,9 @@ from integrations.contract import InboundEvent, MeetingAdapter, Platform
 from integrations.zoom.adapter import ZoomAdapter
 from integrations.zoom.rest import ZoomClient, ZoomCredentials
 from integrations.zoom.webhook import normalise, parse_event, verify_request
+from tests.support.clock import FakeClock
 
-from ..zoom.fake_zoom import FakeZoom, VirtualClock
+from ..zoom.fake_zoom import FakeZoom
 from .harness import CHAT_TEXT, COMMAND_TEXT, GUEST_NAME, HOST_EMAIL, HOST_NAME
 
 FIXTURES = Path(__file__).parent.parent / "zoom" / "fixtures"
@@ -47,7 +48,7 @@ class ZoomHarness:
     supports: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
-        self.clock = VirtualClock()
+        self.clock = FakeClock()
         self.webhook_secret = secrets.token_urlsafe(24)
         self.fake = FakeZoom(clock=self.clock)
         self.fake.add_meeting(

@@ -27,6 +27,8 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support.clock import FakeClock
+
 BF_METADATA = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 BF_KEYS = "https://login.botframework.com/v1/.well-known/keys"
 ID_METADATA = "https://login.microsoftonline.com/common/.well-known/openid-configuration"
@@ -37,19 +39,6 @@ APP_ID = "8e460676-ae3f-4b1e-8790-ee0fb5d6148f"
 APP_PASSWORD = "fake-bot-secret-" + "x" * 8
 TENANT = "84bd8158-6d4d-4958-8b9f-9d6445542f95"
 GRAPH_PUBLISHER = "0bf30f3b-4a52-48df-9a82-234910c4a086"
-
-
-class VirtualClock:
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def rsa_key() -> rsa.RSAPrivateKey:
@@ -74,7 +63,7 @@ class Recorded:
 
 @dataclass
 class FakeMicrosoft:
-    clock: VirtualClock
+    clock: FakeClock
     bf_keys: dict[str, rsa.RSAPrivateKey] = field(default_factory=dict)
     bf_endorsements: list[str] = field(default_factory=lambda: ["msteams"])
     id_keys: dict[str, rsa.RSAPrivateKey] = field(default_factory=dict)

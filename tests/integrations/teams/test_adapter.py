@@ -21,14 +21,15 @@ from integrations.contract import (
 from integrations.teams.adapter import TeamsAdapter
 from integrations.teams.connector import BotConnectorClient
 from integrations.teams.entra import BOT_FRAMEWORK_SCOPE, EntraTokenProvider
+from tests.support.clock import FakeClock
 
-from .fakes import APP_ID, APP_PASSWORD, SERVICE_URL, TENANT, FakeMicrosoft, VirtualClock
+from .fakes import APP_ID, APP_PASSWORD, SERVICE_URL, TENANT, FakeMicrosoft
 
 MEETING = "19:meeting_abc@thread.v2"
 
 
-def make(**kwargs: object) -> tuple[FakeMicrosoft, VirtualClock, TeamsAdapter]:
-    clock = VirtualClock()
+def make(**kwargs: object) -> tuple[FakeMicrosoft, FakeClock, TeamsAdapter]:
+    clock = FakeClock(1_700_000_000.0)
     fake = FakeMicrosoft(clock=clock)
     http = fake.client()
     tokens = EntraTokenProvider(

@@ -7,24 +7,25 @@ from typing import Any
 import pytest
 
 from integrations.teams.botauth import BotAuthenticator, BotAuthError
+from tests.support.clock import FakeClock
 
-from .fakes import APP_ID, BF_METADATA, SERVICE_URL, FakeMicrosoft, VirtualClock, rsa_key
+from .fakes import APP_ID, BF_METADATA, SERVICE_URL, FakeMicrosoft, rsa_key
 
 ACTIVITY: dict[str, Any] = {"type": "message", "serviceUrl": SERVICE_URL, "channelId": "msteams"}
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
+def clock() -> FakeClock:
+    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture
-def fake(clock: VirtualClock) -> FakeMicrosoft:
+def fake(clock: FakeClock) -> FakeMicrosoft:
     return FakeMicrosoft(clock=clock)
 
 
 @pytest.fixture
-def auth(fake: FakeMicrosoft, clock: VirtualClock) -> BotAuthenticator:
+def auth(fake: FakeMicrosoft, clock: FakeClock) -> BotAuthenticator:
     return BotAuthenticator(APP_ID, http=fake.client(), metadata_url=BF_METADATA, clock=clock)
 
 
@@ -82,7 +83,7 @@ async def test_audience_list_containing_app_id(auth: BotAuthenticator, fake: Fak
 
 
 async def test_expiry_uses_the_clock_with_five_minutes_skew(
-    auth: BotAuthenticator, fake: FakeMicrosoft, clock: VirtualClock
+    auth: BotAuthenticator, fake: FakeMicrosoft, clock: FakeClock
 ) -> None:
     token = fake.mint(lifetime=60)
     clock.now += 60 + 299
@@ -92,9 +93,7 @@ async def test_expiry_uses_the_clock_with_five_minutes_skew(
         await auth.authenticate(f"Bearer {token}", ACTIVITY)
 
 
-async def test_not_yet_valid(
-    auth: BotAuthenticator, fake: FakeMicrosoft, clock: VirtualClock
-) -> None:
+async def test_not_yet_valid(auth: BotAuthenticator, fake: FakeMicrosoft, clock: FakeClock) -> None:
     token = fake.mint(nbf=int(clock.now) + 400)
     with pytest.raises(BotAuthError, match="not valid yet"):
         await auth.authenticate(f"Bearer {token}", ACTIVITY)
@@ -132,7 +131,7 @@ async def test_endorsement_for_channel(auth: BotAuthenticator, fake: FakeMicroso
 
 
 async def test_rotated_key_is_fetched_once_then_rate_limited(
-    auth: BotAuthenticator, fake: FakeMicrosoft, clock: VirtualClock
+    auth: BotAuthenticator, fake: FakeMicrosoft, clock: FakeClock
 ) -> None:
     await auth.authenticate(f"Bearer {fake.mint()}", ACTIVITY)
     clock.now += 600
@@ -151,7 +150,7 @@ async def test_rotated_key_is_fetched_once_then_rate_limited(
     assert fake.key_fetches == 3
 
 
-async def test_keys_unavailable_is_503(clock: VirtualClock) -> None:
+async def test_keys_unavailable_is_503(clock: FakeClock) -> None:
     import httpx
 
     down = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503)))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -13,18 +16,29 @@ from integrations.teams.entra import (
     EntraTokenProvider,
     TokenError,
 )
+from tests.support.clock import FakeClock
 
-from .fakes import APP_ID, APP_PASSWORD, SERVICE_URL, TENANT, FakeMicrosoft, VirtualClock
+from .fakes import APP_ID, APP_PASSWORD, SERVICE_URL, TENANT, FakeMicrosoft
 
 CONVERSATION = "19:meeting_NTM3ZDJjOTUtZGRhOS00MzYxLTk5NDAtMzY4M2IzZWFjZGE1@thread.v2"
 
 
 def make(
-    secret: str = APP_PASSWORD, **kwargs: float
-) -> tuple[FakeMicrosoft, VirtualClock, EntraTokenProvider, BotConnectorClient]:
-    clock = VirtualClock()
+    secret: str = APP_PASSWORD,
+    *,
+    before: Callable[[FakeMicrosoft, httpx.Request], None] | None = None,
+    **kwargs: float,
+) -> tuple[FakeMicrosoft, FakeClock, EntraTokenProvider, BotConnectorClient]:
+    """``before`` sees each request before the fake answers it."""
+    clock = FakeClock(1_700_000_000.0)
     fake = FakeMicrosoft(clock=clock)
-    http = fake.client()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if before is not None:
+            before(fake, request)
+        return fake.handle(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
     tokens = EntraTokenProvider(
         client_id=APP_ID,
         client_secret=secret,
@@ -114,6 +128,24 @@ async def test_retry_after_beyond_deadline_is_reported_not_slept() -> None:
     assert clock.slept == []
 
 
+async def test_retry_after_as_an_http_date() -> None:
+    fake, clock, _, client = make()
+    fake.throttle = [(429, format_datetime(datetime.fromtimestamp(clock.now + 4, UTC)))]
+    await client.send(SERVICE_URL, CONVERSATION, {"type": "message", "text": "x"})
+    assert clock.slept == [4.0] and len(fake.sent()) == 1
+
+
+async def test_backoff_past_the_deadline_fails_at_once() -> None:
+    fake, clock, _, client = make(deadline=3.0)
+    fake.throttle = [(503, None)] * 10
+    start = clock.now
+    with pytest.raises(ConnectorError) as caught:
+        await client.send(SERVICE_URL, CONVERSATION, {"type": "message", "text": "x"})
+    assert caught.value.status == 503 and caught.value.retry_after is None
+    # waits of 0.5-1 s and 1-2 s fit in 3 s; the third, 2-4 s, would pass the deadline
+    assert len(clock.slept) == 2 and clock.now - start < 3.0 and len(fake.connector) == 3
+
+
 async def test_client_errors_are_not_retried() -> None:
     fake, clock, _, client = make()
     fake.throttle = [(403, None)]
@@ -130,8 +162,37 @@ async def test_401_renews_the_token_once() -> None:
     assert tokens.fetches == 2 and len(fake.connector) == 2
 
 
+async def test_a_token_refused_again_in_the_same_call_is_final() -> None:
+    revoke_before = {1, 3}  # the first token; then the renewed one, after the 503
+    seen = 0
+
+    def revoke(fake: FakeMicrosoft, request: httpx.Request) -> None:
+        nonlocal seen
+        if request.url.host == "smba.trafficmanager.net":
+            seen += 1
+            if seen in revoke_before:
+                fake.issued.clear()
+
+    fake, clock, tokens, client = make(before=revoke)
+    fake.throttle = [(503, "1")]
+    with pytest.raises(ConnectorError) as caught:
+        await client.send(SERVICE_URL, CONVERSATION, {"type": "message", "text": "x"})
+    assert caught.value.status == 401
+    assert tokens.fetches == 2 and len(fake.connector) == 3 and clock.slept == [1.0]
+
+
+async def test_concurrent_refusals_renew_the_token_once() -> None:
+    fake, _, tokens, client = make()
+    await tokens.token()
+    fake.issued.clear()
+    await asyncio.gather(
+        *(client.send(SERVICE_URL, CONVERSATION, {"type": "message"}) for _ in range(5))
+    )
+    assert tokens.fetches == 2 and len(fake.sent()) == 5
+
+
 async def test_network_failure_gives_up_within_attempts() -> None:
-    clock = VirtualClock()
+    clock = FakeClock(1_700_000_000.0)
     fake = FakeMicrosoft(clock=clock)
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from tests.support.clock import FakeClock
 
 pytest.importorskip("msgraph", reason="the teams extra (msgraph-sdk) is not installed")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -15,7 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 from integrations.teams.entra import GRAPH_SCOPE, EntraTokenProvider  # noqa: E402
 from integrations.teams.graph import GraphError, TeamsGraph  # noqa: E402
 
-from .fakes import APP_ID, APP_PASSWORD, GRAPH, TENANT, FakeMicrosoft, VirtualClock  # noqa: E402
+from .fakes import APP_ID, APP_PASSWORD, GRAPH, TENANT, FakeMicrosoft  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ORGANIZER = "550fae72-d251-43ec-868c-373732c2704f"
@@ -24,7 +29,7 @@ TEAMS_APP = "3b5a9b3c-1d0e-4c8f-9a5b-6c7d8e9f0a1b"
 
 @pytest.fixture
 def fake() -> FakeMicrosoft:
-    fake = FakeMicrosoft(clock=VirtualClock())
+    fake = FakeMicrosoft(clock=FakeClock(1_700_000_000.0))
     meeting: dict[str, Any] = json.loads((FIXTURES / "online_meeting.json").read_text())
     meeting["_organizer"] = ORGANIZER
     fake.meetings[meeting["joinWebUrl"]] = meeting
@@ -35,9 +40,17 @@ def fake() -> FakeMicrosoft:
     return fake
 
 
-@pytest.fixture
-def graph(fake: FakeMicrosoft) -> TeamsGraph:
-    http = fake.client()
+def make_graph(
+    fake: FakeMicrosoft, before: Callable[[httpx.Request], None] | None = None
+) -> tuple[TeamsGraph, EntraTokenProvider]:
+    """A TeamsGraph over the fake; ``before`` sees each request before the fake answers it."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if before is not None:
+            before(request)
+        return fake.handle(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
     tokens = EntraTokenProvider(
         client_id=APP_ID,
         client_secret=APP_PASSWORD,
@@ -46,7 +59,13 @@ def graph(fake: FakeMicrosoft) -> TeamsGraph:
         http=http,
         clock=fake.clock,
     )
-    return TeamsGraph(tokens, http=http, base_url=GRAPH, clock=fake.clock, sleep=fake.clock.sleep)
+    graph = TeamsGraph(tokens, http=http, base_url=GRAPH, clock=fake.clock, sleep=fake.clock.sleep)
+    return graph, tokens
+
+
+@pytest.fixture
+def graph(fake: FakeMicrosoft) -> TeamsGraph:
+    return make_graph(fake)[0]
 
 
 async def test_resolve_meeting_by_join_url(graph: TeamsGraph, fake: FakeMicrosoft) -> None:
@@ -121,6 +140,48 @@ async def test_throttling_past_deadline_reports_retry_after(
     with pytest.raises(GraphError) as caught:
         await graph.resolve_meeting(ORGANIZER, next(iter(fake.meetings)))
     assert caught.value.retry_after == 600.0 and fake.clock.slept == []
+
+
+async def test_retry_after_as_an_http_date(graph: TeamsGraph, fake: FakeMicrosoft) -> None:
+    when = datetime.fromtimestamp(fake.clock.now + 5, UTC)
+    fake.graph_throttle = [(503, format_datetime(when, usegmt=True))]
+    await graph.resolve_meeting(ORGANIZER, next(iter(fake.meetings)))
+    assert fake.clock.slept == [5.0]
+
+
+async def test_a_refused_token_is_renewed_once(graph: TeamsGraph, fake: FakeMicrosoft) -> None:
+    url = next(iter(fake.meetings))
+    await graph.resolve_meeting(ORGANIZER, url)
+    fake.issued.clear()  # revoked: Graph answers 401 to the cached token
+    info = await graph.resolve_meeting(ORGANIZER, url)
+    assert info.thread_id and len(fake.graph) == 3 and len(fake.token_requests) == 2
+    assert fake.graph[-1].headers["authorization"] == f"Bearer {fake.issued[0]}"
+
+
+async def test_a_token_refused_twice_is_a_401(fake: FakeMicrosoft) -> None:
+    def refuse_all(request: httpx.Request) -> None:
+        if request.url.host == "graph.microsoft.com":
+            fake.issued.clear()
+
+    graph, tokens = make_graph(fake, refuse_all)
+    with pytest.raises(GraphError) as caught:
+        await graph.resolve_meeting(ORGANIZER, next(iter(fake.meetings)))
+    assert caught.value.status == 401 and caught.value.code == "InvalidAuthenticationToken"
+    assert len(fake.graph) == 2 and tokens.fetches == 2 and fake.clock.slept == []
+
+
+async def test_network_errors_are_retried(fake: FakeMicrosoft) -> None:
+    failures = 1
+
+    def fail_once(request: httpx.Request) -> None:
+        nonlocal failures
+        if request.url.host == "graph.microsoft.com" and failures:
+            failures -= 1
+            raise httpx.ConnectError("down")
+
+    graph, _ = make_graph(fake, fail_once)
+    info = await graph.resolve_meeting(ORGANIZER, next(iter(fake.meetings)))
+    assert info.thread_id and len(fake.clock.slept) == 1 and 0.5 <= fake.clock.slept[0] <= 1.0
 
 
 async def test_forbidden_is_not_retried(graph: TeamsGraph, fake: FakeMicrosoft) -> None:

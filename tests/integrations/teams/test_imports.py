@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +26,11 @@ STARTUP = [
     "facilbot.cli",
     "facilbot.commands.lint",
     "facilbot.commands.serve",
-    "facilbot.api.app",
-    "facilbot.webhooks.teams",
-    "facilbot.teams_service",
-    "facilbot.integrations_setup",
+    "facilbot.app",
+    "facilbot.platforms.registry",
+    "facilbot.platforms.teams",
+    "facilbot.platforms.teams.routes",
+    "facilbot.platforms.teams.runtime",
 ]
 
 
@@ -64,21 +66,30 @@ def test_building_the_service_with_teams_enabled_does_not_import_msgraph(tmp_pat
     """The app with every router and the Teams adapter built: Graph comes only on first use."""
     code = (
         "import sys\n"
-        "from facilbot.api.app import create_app\n"
-        "from facilbot.integrations_setup import build_adapters\n"
+        "import httpx\n"
+        "from facilbot.app import create_app\n"
+        "from facilbot.platforms.registry import enabled_platforms\n"
         "from facilbot.settings import load_settings\n"
-        "s = load_settings(_env_file=None, env='test', data_dir=sys.argv[1], platforms='teams',\n"
-        "    teams_app_id='a', teams_app_password='p', teams_tenant_id='t')\n"
-        "assert 'teams' in build_adapters(s)\n"
+        "s = load_settings(_env_file=None, env='test', data_dir=sys.argv[1], platforms='teams')\n"
+        "[teams] = enabled_platforms(s)\n"
+        "assert teams.adapter(httpx.AsyncClient()).platform == 'teams'\n"
         "create_app(s)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'msgraph'))\n"
     )
+    env = {
+        **os.environ,
+        "FACILBOT_TEAMS_APP_ID": "a",
+        "FACILBOT_TEAMS_APP_PASSWORD": "p",
+        "FACILBOT_TEAMS_TENANT_ID": "t",
+    }
     result = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env=env,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
-import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from integrations.contract import ChatCommand, ChatMessage
 from integrations.teams.notifications import (
@@ -31,51 +21,13 @@ from integrations.teams.notifications import (
     parse_notifications,
     validation_response,
 )
+from tests.support.clock import FakeClock
+from tests.support.graph import certificate_b64, graph_encrypt, notification_certificate
 
-from .fakes import APP_ID, ID_METADATA, TENANT, FakeMicrosoft, VirtualClock, rsa_key
+from .fakes import APP_ID, ID_METADATA, TENANT, FakeMicrosoft, rsa_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHAT = "19:meeting_NTM3ZDJjOTUtZGRhOS00MzYxLTk5NDAtMzY4M2IzZWFjZGE1@thread.v2"
-
-
-def self_signed(key: rsa.RSAPrivateKey) -> str:
-    """The base64 DER certificate a subscription's encryptionCertificate carries."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "facilbot notifications")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
-
-
-def graph_encrypt(resource: dict[str, Any], certificate_b64: str) -> dict[str, str]:
-    """What Graph does: a one-use AES-256 key, CBC with IV = key[:16], PKCS7, HMAC-SHA256 of the
-    ciphertext, the key wrapped with RSA-OAEP (SHA-1) under the subscription's certificate."""
-    cert = x509.load_der_x509_certificate(base64.b64decode(certificate_b64))
-    public = cert.public_key()
-    assert isinstance(public, rsa.RSAPublicKey)
-    key = os.urandom(32)
-    padder = padding.PKCS7(128).padder()
-    plain = padder.update(json.dumps(resource).encode()) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
-    data = encryptor.update(plain) + encryptor.finalize()
-    wrapped = public.encrypt(
-        key, OAEP(mgf=MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
-    )
-    return {
-        "data": base64.b64encode(data).decode(),
-        "dataSignature": base64.b64encode(hmac.new(key, data, hashlib.sha256).digest()).decode(),
-        "dataKey": base64.b64encode(wrapped).decode(),
-        "encryptionCertificateId": "facilbot-1",
-        "encryptionCertificateThumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),
-    }
 
 
 CHAT_MESSAGE = {
@@ -160,7 +112,7 @@ def test_parse_errors_are_precise(body: bytes, reason: str) -> None:
 @pytest.fixture(scope="module")
 def keypair() -> tuple[rsa.RSAPrivateKey, str]:
     key = rsa_key()
-    return key, self_signed(key)
+    return key, certificate_b64(notification_certificate(key, at=datetime.now(UTC)))
 
 
 def test_decrypt_what_graph_encrypted(keypair: tuple[rsa.RSAPrivateKey, str]) -> None:
@@ -215,7 +167,7 @@ def test_chat_event_commands_and_skips() -> None:
 
 
 async def test_validation_tokens() -> None:
-    clock = VirtualClock()
+    clock = FakeClock(1_700_000_000.0)
     fake = FakeMicrosoft(clock=clock)
     checker = ValidationTokenChecker(
         app_ids=[APP_ID],

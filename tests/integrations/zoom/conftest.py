@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from integrations.zoom.rest import ZoomClient, ZoomCredentials
+from tests.support.clock import FakeClock
 
-from .fake_zoom import FakeZoom, VirtualClock
+from .fake_zoom import FakeZoom
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MEETING_ID = 85746065432
@@ -27,17 +28,17 @@ def fixture_json(name: str) -> Any:
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def fake(clock: VirtualClock) -> FakeZoom:
+def fake(clock: FakeClock) -> FakeZoom:
     return FakeZoom(clock=clock)
 
 
 @pytest.fixture
-async def client(fake: FakeZoom, clock: VirtualClock) -> AsyncIterator[ZoomClient]:
+async def client(fake: FakeZoom, clock: FakeClock) -> AsyncIterator[ZoomClient]:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake))
     zoom = ZoomClient(
         ZoomCredentials(fake.account_id, fake.client_id, fake.client_secret),

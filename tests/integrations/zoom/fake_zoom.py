@@ -33,24 +33,6 @@ NOT_SCHEDULED = "Polls are only available for scheduled meetings."  # wording as
 RECORDING_METHODS = {"recording.start", "recording.stop", "recording.pause", "recording.resume"}
 
 
-class VirtualClock:
-    """Epoch seconds that move only when told to; ``sleep`` advances it and records the wait."""
-
-    def __init__(self, start: float = 1_750_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
 class FakeMeeting:
     id: int

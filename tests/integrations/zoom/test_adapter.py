@@ -18,9 +18,10 @@ from integrations.contract import (
 )
 from integrations.zoom.adapter import ZoomAdapter
 from integrations.zoom.rest import ZoomClient
+from tests.support.clock import FakeClock
 
 from .conftest import MEETING_ID
-from .fake_zoom import FakeZoom, VirtualClock
+from .fake_zoom import FakeZoom
 
 POLL = OpenPoll("kickoff/poll-1", "Which stakeholder resists most?", ("CFO", "Plant", "Buying"))
 BREAKOUTS = OpenBreakouts(
@@ -61,7 +62,7 @@ async def test_in_client_actions_are_refused_without_calling_zoom(
 
 
 async def test_zoom_errors_become_channel_errors_with_retry_after(
-    adapter: ZoomAdapter, fake: FakeZoom, clock: VirtualClock
+    adapter: ZoomAdapter, fake: FakeZoom, clock: FakeClock
 ):
     fake.add_meeting(MEETING_ID, status="started", recording="recording")
     fake.throttle(retry_after="30")

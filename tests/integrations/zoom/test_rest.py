@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -17,9 +18,10 @@ from integrations.zoom.rest import (
     ZoomCredentials,
     meeting_path_id,
 )
+from tests.support.clock import FakeClock
 
 from .conftest import MEETING_ID
-from .fake_zoom import FakeZoom, VirtualClock
+from .fake_zoom import FakeZoom
 
 
 def no_secrets_in(error: Exception, fake: FakeZoom) -> None:
@@ -29,7 +31,7 @@ def no_secrets_in(error: Exception, fake: FakeZoom) -> None:
         assert token not in text
 
 
-def make_client(fake: FakeZoom, clock: VirtualClock, **options: object) -> ZoomClient:
+def make_client(fake: FakeZoom, clock: FakeClock, **options: object) -> ZoomClient:
     return ZoomClient(
         ZoomCredentials(fake.account_id, fake.client_id, fake.client_secret),
         api_base_url="https://api.zoom.us/v2",
@@ -57,7 +59,7 @@ async def test_token_is_requested_the_s2s_way_and_cached(fake: FakeZoom, client:
 
 
 async def test_token_is_renewed_before_it_expires(
-    fake: FakeZoom, client: ZoomClient, clock: VirtualClock
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
 ):
     fake.add_meeting(MEETING_ID)
     await client.get_meeting(MEETING_ID)
@@ -82,7 +84,7 @@ async def test_invalid_token_is_renewed_once_and_the_call_succeeds(
     assert len(fake.token_requests()) == 2
 
 
-async def test_a_token_refused_twice_gives_up_with_zooms_code(clock: VirtualClock):
+async def test_a_token_refused_twice_gives_up_with_zooms_code(clock: FakeClock):
     fake = FakeZoom(clock=clock, token_ttl=0)  # every token is dead on arrival
     fake.add_meeting(MEETING_ID)
     client = make_client(fake, clock)
@@ -95,7 +97,7 @@ async def test_a_token_refused_twice_gives_up_with_zooms_code(clock: VirtualCloc
 
 
 async def test_wrong_credentials_are_an_auth_error_without_the_secret(
-    fake: FakeZoom, clock: VirtualClock
+    fake: FakeZoom, clock: FakeClock
 ):
     client = ZoomClient(
         ZoomCredentials(fake.account_id, fake.client_id, "not-the-secret"),
@@ -118,7 +120,7 @@ def test_credentials_repr_hides_the_secret() -> None:
 
 
 async def test_429_honours_retry_after_seconds(
-    fake: FakeZoom, client: ZoomClient, clock: VirtualClock
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
 ):
     fake.add_meeting(MEETING_ID)
     fake.throttle(retry_after="2")
@@ -128,7 +130,7 @@ async def test_429_honours_retry_after_seconds(
 
 
 async def test_429_honours_retry_after_as_a_date(
-    fake: FakeZoom, client: ZoomClient, clock: VirtualClock
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
 ):
     fake.add_meeting(MEETING_ID)
     when = datetime.fromtimestamp(clock.now + 3, tz=UTC)
@@ -138,7 +140,7 @@ async def test_429_honours_retry_after_as_a_date(
 
 
 async def test_429_without_retry_after_backs_off_exponentially_with_jitter(
-    fake: FakeZoom, client: ZoomClient, clock: VirtualClock
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
 ):
     fake.add_meeting(MEETING_ID)
     fake.throttle(2, retry_after=None)
@@ -148,7 +150,7 @@ async def test_429_without_retry_after_backs_off_exponentially_with_jitter(
 
 
 async def test_daily_limit_without_a_hint_fails_at_once(
-    fake: FakeZoom, client: ZoomClient, clock: VirtualClock
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
 ):
     fake.add_meeting(MEETING_ID)
     fake.throttle(retry_after=None, daily=True)
@@ -160,7 +162,7 @@ async def test_daily_limit_without_a_hint_fails_at_once(
 
 
 async def test_retry_after_beyond_the_deadline_falls_back_at_once(
-    fake: FakeZoom, client: ZoomClient, clock: VirtualClock
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
 ):
     fake.add_meeting(MEETING_ID)
     fake.throttle(retry_after="30")
@@ -172,7 +174,7 @@ async def test_retry_after_beyond_the_deadline_falls_back_at_once(
 
 
 async def test_the_deadline_bounds_the_whole_call(
-    fake: FakeZoom, client: ZoomClient, clock: VirtualClock
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
 ):
     fake.add_meeting(MEETING_ID)
     fake.throttle(10, retry_after="1")
@@ -183,7 +185,7 @@ async def test_the_deadline_bounds_the_whole_call(
     assert clock.slept == [1.0, 1.0]
 
 
-async def test_attempts_are_capped(fake: FakeZoom, clock: VirtualClock):
+async def test_attempts_are_capped(fake: FakeZoom, clock: FakeClock):
     fake.add_meeting(MEETING_ID)
     fake.throttle(10, retry_after="0")
     client = make_client(fake, clock, max_attempts=3)
@@ -202,7 +204,61 @@ async def test_server_errors_retry_reads_but_not_poll_creation(fake: FakeZoom, c
     assert fake.meetings[MEETING_ID].polls == []
 
 
-async def test_transport_failures_name_the_error_only(clock: VirtualClock):
+async def test_poll_creation_is_posted_once_on_a_server_error(
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
+):
+    fake.add_meeting(MEETING_ID)
+    fake.fail_next(1)
+    with pytest.raises(ZoomApiError) as caught:
+        await client.create_poll(MEETING_ID, "Q", [PollQuestion("Q", ("A", "B"))])
+    assert caught.value.status == 503 and clock.slept == []
+    assert [(e.method, e.status) for e in fake.api_log()] == [("POST", 503)]
+
+
+async def test_poll_creation_is_retried_when_rate_limited(
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
+):
+    # a 429 is refused before Zoom acts on it: another try cannot create a second poll
+    fake.add_meeting(MEETING_ID)
+    fake.throttle(retry_after="1")
+    poll = await client.create_poll(MEETING_ID, "Q", [PollQuestion("Q", ("A", "B"))])
+    assert [p["id"] for p in fake.meetings[MEETING_ID].polls] == [poll.id]
+    assert [e.status for e in fake.api_log()] == [429, 201] and clock.slept == [1.0]
+
+
+async def test_concurrent_calls_share_one_token_fetch(fake: FakeZoom, client: ZoomClient):
+    fake.add_meeting(MEETING_ID)
+    meetings = await asyncio.gather(*(client.get_meeting(MEETING_ID) for _ in range(10)))
+    assert {m.id for m in meetings} == {MEETING_ID}
+    assert len(fake.token_requests()) == 1 and len(fake.api_log()) == 10
+
+
+async def test_concurrent_refusals_renew_the_token_once(fake: FakeZoom, client: ZoomClient):
+    fake.add_meeting(MEETING_ID)
+    await client.get_meeting(MEETING_ID)
+    fake.revoke_tokens()
+    await asyncio.gather(*(client.get_meeting(MEETING_ID) for _ in range(5)))
+    assert len(fake.token_requests()) == 2
+
+
+async def test_daily_limit_with_a_date_within_the_deadline_is_waited_for(
+    fake: FakeZoom, client: ZoomClient, clock: FakeClock
+):
+    fake.add_meeting(MEETING_ID)
+    when = datetime.fromtimestamp(clock.now + 2, tz=UTC).isoformat().replace("+00:00", "Z")
+    fake.throttle(retry_after=when, daily=True)
+    await client.get_meeting(MEETING_ID)
+    assert clock.slept == [2.0]
+
+
+async def test_no_time_left_fails_before_any_request(fake: FakeZoom, client: ZoomClient):
+    fake.add_meeting(MEETING_ID)
+    with pytest.raises(ZoomApiError, match="deadline passed") as caught:
+        await client.get_meeting(MEETING_ID, deadline=0)
+    assert caught.value.status is None and fake.log == []
+
+
+async def test_transport_failures_name_the_error_only(clock: FakeClock):
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
@@ -349,7 +405,7 @@ async def test_past_participants_follow_next_page_token_with_a_double_encoded_uu
 async def test_a_single_encoded_slash_uuid_does_not_reach_the_meeting(fake: FakeZoom, clock):
     fake.add_past_meeting("/ajXp112QmuoKj4854875==", MEETING_ID)
     client = make_client(fake, clock)
-    token = await client._access_token(clock.now + 10)
+    token = await client._tokens.token(clock.now + 10)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake)) as http:
         response = await http.get(
             "https://api.zoom.us/v2/past_meetings/%2FajXp112QmuoKj4854875%3D%3D/polls",

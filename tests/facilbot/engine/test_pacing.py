@@ -1,0 +1,63 @@
+"""The burst's loop hygiene: the pacer lets runners on a slice per loop turn, and start-up's
+heap is frozen out of the collector's full passes."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+from facilbot.engine import heap
+from facilbot.engine.batch import Pacer
+
+
+async def test_the_pacer_lets_a_slice_through_per_loop_turn_in_order() -> None:
+    pacer = Pacer(per_turn=3)
+    turn = 0
+    through: list[tuple[int, int]] = []  # (runner, loop turn it went on in)
+
+    async def runner(n: int) -> None:
+        await pacer.turn()
+        through.append((n, turn))
+
+    async def count_turns() -> None:
+        nonlocal turn
+        while len(through) < 10:
+            await asyncio.sleep(0)
+            turn += 1
+
+    counter = asyncio.create_task(count_turns())
+    await asyncio.gather(*(runner(n) for n in range(10)))
+    await counter
+    assert [n for n, _ in through] == list(range(10))  # first come, first through
+    per_turn: dict[int, int] = {}
+    for _, at in through:
+        per_turn[at] = per_turn.get(at, 0) + 1
+    assert max(per_turn.values()) == 3 and len(per_turn) == 4  # 3 + 3 + 3 + 1
+
+
+async def test_an_idle_pacer_costs_no_turn() -> None:
+    pacer = Pacer(per_turn=3)
+    for _ in range(3):
+        await pacer.turn()  # no waiting: returns at once
+    await asyncio.sleep(0)  # the next loop turn resets the count
+    await pacer.turn()
+
+
+async def test_a_cancelled_runner_leaves_the_queue() -> None:
+    pacer = Pacer(per_turn=1)
+    await pacer.turn()
+    waiting = asyncio.create_task(pacer.turn())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await asyncio.wait_for(pacer.turn(), timeout=5)  # the next one is not stuck behind it
+
+
+def test_freeze_moves_start_ups_heap_out_of_the_collectors_reach() -> None:
+    try:
+        heap.freeze()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
