@@ -269,7 +269,16 @@ class Engine:
                     await leases.deregister_instance(connection, self.instance_id)
                 return released
 
-            await in_transaction(self.writing, release_all)
+            try:
+                await in_transaction(self.writing, release_all)
+            except Exception as error:
+                # The stop goes on (the database is closed next): what was not given back
+                # lapses after the lease, and on SQLite the next start takes it back at once.
+                log.warning(
+                    "giving back the leases at stop failed (%s); they lapse within %gs",
+                    type(error).__name__,
+                    self.lease_seconds,
+                )
         async with self._beat_lock:
             await self._drop_beat_connection()
         self.runners.clear()

@@ -46,6 +46,7 @@ from facilbot.store import sessions as store_sessions
 from facilbot.store import shows as store_shows
 from facilbot.store.db import reading
 from facilbot.store.models import Session, table_of
+from runofshow.model import Show
 
 log = logging.getLogger("facilbot.journey")
 
@@ -154,8 +155,11 @@ class FollowUps:
         async with self._lock:
             report = PassReport()
             now = self.clock.now()
+            # The shows are read and parsed before the write transaction: parsing under load
+            # took seconds, and SQLite's other writers waited on it that long.
+            recent = await self._recently_ended(now)
             async with self.engine.writing() as connection:
-                report.derived = await self._derive_recent(connection, now)
+                report.derived = await self._derive(connection, recent)
                 report.interrupted = await self._interrupt(connection, now)
                 claimed = await self._claim(connection, now)
             for index, followup_id in enumerate(claimed):
@@ -174,16 +178,21 @@ class FollowUps:
                 )
             return report
 
-    async def _derive_recent(self, connection: AsyncConnection, now: datetime) -> int:
-        ended = await connection.execute(
-            select(_sessions.c.id, _sessions.c.show_version_id).where(
-                _sessions.c.status == "ended", _sessions.c.ended_at >= now - DERIVE_WINDOW
+    async def _recently_ended(self, now: datetime) -> list[tuple[str, Show]]:
+        """The sessions that ended within ``DERIVE_WINDOW``, each with its show."""
+        async with reading(self.db.engine) as connection:
+            ended = await connection.execute(
+                select(_sessions.c.id, _sessions.c.show_version_id).where(
+                    _sessions.c.status == "ended", _sessions.c.ended_at >= now - DERIVE_WINDOW
+                )
             )
-        )
+            rows = ended.all()
+        return [(row.id, await self.engine.show_for_version(row.show_version_id)) for row in rows]
+
+    async def _derive(self, connection: AsyncConnection, recent: list[tuple[str, Show]]) -> int:
         added = 0
-        for row in ended.all():
-            show = await self.engine.show_for_version(row.show_version_id)
-            added += await schedule.derive(connection, row.id, show)
+        for session_id, show in recent:
+            added += await schedule.derive(connection, session_id, show)
         return added
 
     async def _interrupt(self, connection: AsyncConnection, now: datetime) -> int:

@@ -25,6 +25,8 @@ from runofshow.loader import load_show_text
 from runofshow.model import FollowUp, Show
 
 DEFAULT_FOLLOW_UP = FollowUp()
+#: Rows a statement when deriving: 6 values each, far below SQLite's 32,766 bound parameters.
+DERIVE_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +61,40 @@ async def derive(connection: AsyncConnection, session_id: str, show: Show) -> in
     record = await store_sessions.get_session(connection, session_id)
     if record is None or record.status != "ended" or record.ended_at is None:
         return 0
+    # Runs on every follow-up pass while the session is recent, inside the pass's write
+    # transaction: what exists is read once and only the missing rows are written, in one
+    # statement per chunk. A statement per person and message held SQLite's write lock for
+    # seconds on a loaded machine, and every other writer waited on it.
+    existing = await connection.execute(
+        select(followups.c.participant_ref, followups.c.key).where(
+            followups.c.session_id == session_id
+        )
+    )
+    have = {(row.participant_ref, row.key) for row in existing}
+    items = planned(show)
+    missing = [
+        {
+            "session_id": session_id,
+            "participant_ref": person.participant_ref,
+            "kind": item.kind,
+            "key": item.key,
+            "due_at": sensible(record.ended_at + item.offset, person.timezone or show.timezone),
+            "status": "scheduled",
+        }
+        for person in await reach.reach_for(connection, session_id)
+        if person.reason == "ok"
+        for item in items
+        if (person.participant_ref, item.key) not in have
+    ]
     added = 0
-    for person in await reach.reach_for(connection, session_id):
-        if person.reason != "ok":
-            continue
-        zone = person.timezone or show.timezone
-        for item in planned(show):
-            due = sensible(record.ended_at + item.offset, zone)
-            result = await connection.execute(
-                upsert_insert(connection, followups)
-                .values(
-                    session_id=session_id,
-                    participant_ref=person.participant_ref,
-                    kind=item.kind,
-                    key=item.key,
-                    due_at=due,
-                    status="scheduled",
-                )
-                .on_conflict_do_nothing(index_elements=["session_id", "participant_ref", "key"])
-            )
-            added += max(result.rowcount, 0)
+    for start in range(0, len(missing), DERIVE_CHUNK):
+        result = await connection.execute(
+            upsert_insert(connection, followups)
+            .values(missing[start : start + DERIVE_CHUNK])
+            # another instance may have written some since the read: those are left as they are
+            .on_conflict_do_nothing(index_elements=["session_id", "participant_ref", "key"])
+        )
+        added += max(result.rowcount, 0)
     return added
 
 
