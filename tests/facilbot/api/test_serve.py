@@ -154,10 +154,16 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
 
 
 async def next_event(lines: AsyncIterator[str]) -> dict[str, object] | str:
-    """The next data event (parsed) or comment (as text), skipping blank lines."""
+    """The next data event (parsed) or comment (as text), skipping blank lines and the
+    runner's ``segment`` announcements: a runner announces the segment on now when it first
+    plans, which may come before or after the stream subscribes (a loaded machine had it
+    arrive where a test awaited its keep-alive)."""
     async for line in lines:
         if line.startswith("data: "):
-            return dict(json.loads(line[len("data: ") :]))
+            event = dict(json.loads(line[len("data: ") :]))
+            if event.get("type") == "segment":
+                continue
+            return event
         if line.startswith(":"):
             return line
     raise AssertionError("the stream ended")
