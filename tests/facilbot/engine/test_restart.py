@@ -4,12 +4,16 @@ that fell due while nothing ran follow the late policy."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
 from typing import Any
 
+import pytest
+
 from facilbot.engine.engine import Engine
 from facilbot.store import firings as store_firings
-from facilbot.store.db import Database
+from facilbot.store.db import Database, sqlite_path
 from tests.facilbot.engine.harness import (
     SMALL_SHOW,
     T0,
@@ -46,6 +50,34 @@ async def begin(
     await engine.start()
     await engine.control(session_id, "start", {}, "test")
     return rig, engine, session_id
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])  # another process holding the writer: SQLite's case
+async def test_a_stop_that_cannot_give_back_its_leases_still_stops(
+    store: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = sqlite_path(str(store.engine.url))
+    assert path is not None
+    rig, first, session_id = await begin(store)
+    try:
+        await run_until(rig, first, [], T0 + minutes(16))
+        # Something else holds SQLite's write lock past the busy timeout (5 s) as we stop.
+        holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with caplog.at_level(logging.WARNING, "facilbot.engine"):
+                await first.stop()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert "giving back the leases at stop failed (OperationalError)" in caplog.text
+        assert not first.runners
+        # The lease not given back is taken at the next start (SQLite: at once).
+        second = rig.engine("instance-b")
+        await takes_over(rig, second, session_id)
+        await run_until(rig, second, [], T0 + minutes(90))
+    finally:
+        await rig.close()
 
 
 async def test_a_clean_restart_continues_without_repeating(store: Database) -> None:
