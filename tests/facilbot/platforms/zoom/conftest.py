@@ -240,6 +240,9 @@ async def open_harness(
             platforms=[SimPlatform(), zoom],
             sock=free_socket() if serve else None,
             kind=Harness,
+            # A served harness carries through a bridge over HTTP: generous, so that a loaded
+            # CI machine does not turn a slow acknowledgement into a fallback (as in tests/pages).
+            **({"channel_timeout": 15.0} if serve else {}),
             fields={"zoom": fake, "meeting": meeting, "client_waits": waits},
         ) as harness:
             yield harness
