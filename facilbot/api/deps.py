@@ -38,7 +38,9 @@ def services_of(request: Request) -> Services | None:
     return app.services if isinstance(app, ServiceApp) else None
 
 
-def get_services(request: Request) -> Services:
+# The dependencies below are ``async def`` although they do not await: FastAPI runs a plain
+# ``def`` dependency in its thread pool, a thread hop per dependency on every request.
+async def get_services(request: Request) -> Services:
     services = services_of(request)
     if services is None:
         raise ApiError(503, "the service is starting or stopping; try again shortly")
@@ -48,23 +50,23 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_db(services: ServicesDep) -> Database:
+async def get_db(services: ServicesDep) -> Database:
     return services.db
 
 
-def get_engine(services: ServicesDep) -> Engine:
+async def get_engine(services: ServicesDep) -> Engine:
     return services.engine
 
 
-def get_clock(services: ServicesDep) -> Clock:
+async def get_clock(services: ServicesDep) -> Clock:
     return services.clock
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
-def get_ingest(services: ServicesDep) -> WebhookIngest:
+async def get_ingest(services: ServicesDep) -> WebhookIngest:
     return services.ingest
 
 

@@ -783,22 +783,28 @@ class Engine:
         persisted but not processed before a stop is processed on the next start; never the
         platform's raw body, its signature or a token.
         """
-        fresh: list[InboundEvent] = []
+        now = self.clock.now()
+        rows = [
+            {
+                "platform": str(event.platform),
+                "event_id": event.event_id,
+                "type": type(event).__name__,
+                "meeting_ref": event.meeting_ref,
+                "payload": encode_event(event),
+                "received_at": now,
+            }
+            for event in events
+        ]
         async with self.writing() as connection:
-            for event in events:
-                new = await store_events.record_platform_event(
-                    connection,
-                    platform=str(event.platform),
-                    event_id=event.event_id,
-                    type=type(event).__name__,
-                    meeting_ref=event.meeting_ref,
-                    payload=encode_event(event),
-                    received_at=self.clock.now(),
-                )
-                if new:
-                    fresh.append(event)
-                else:
-                    self.counters["duplicate_events"] += 1
+            stored = await store_events.record_platform_events(connection, rows)
+        fresh: list[InboundEvent] = []
+        for event in events:
+            key = (str(event.platform), event.event_id)
+            if key in stored:
+                stored.discard(key)  # the same event twice in one batch: the first is new
+                fresh.append(event)
+            else:
+                self.counters["duplicate_events"] += 1
         return fresh
 
     async def processed(self, event: InboundEvent) -> None:

@@ -67,6 +67,13 @@ class Platform(ABC):
         platform that does not run answers 503 (:func:`running`)."""
         return ()
 
+    @classmethod
+    def webhook_routers(cls) -> Sequence[APIRouter]:
+        """The routers the platform delivers events to (paths under ``/webhooks/``), mounted
+        like :meth:`routers` but ahead of every other route: FastAPI tries routes in order,
+        and deliveries come by the hundred per second."""
+        return ()
+
     @abstractmethod
     def adapter(self, http: httpx.AsyncClient) -> MeetingAdapter:
         """The adapter the engine carries actions with; called once, before the engine

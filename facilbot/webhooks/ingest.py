@@ -323,10 +323,7 @@ class WebhookIngest:
             return
         now = self.engine.clock.now()
         async with self.engine.db.engine.begin() as connection:
-            for event in events:
-                await store_events.mark_event_processed(
-                    connection, str(event.platform), event.event_id, now
-                )
+            await store_events.mark_events_processed(connection, map(_key, events), now)
         self.processed_count += len(events)
 
     async def _mark_processed_key(self, platform: str, event_id: str) -> None:

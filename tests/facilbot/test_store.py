@@ -25,10 +25,11 @@ from facilbot.store.db import (
     reading,
     sqlite_path,
 )
-from facilbot.store.models import Firing, Session, table_of
+from facilbot.store.models import Firing, PlatformEvent, Session, table_of
 from facilbot.store.shows import latest_show_version, save_show_version
 
 T0 = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
+PlatformEventTable = table_of(PlatformEvent)
 SHOW = "title: Demo\nduration: 30m\nsegments: []\n"
 
 
@@ -113,6 +114,98 @@ async def test_platform_events_are_kept_once(engine: AsyncEngine) -> None:
         assert await events.mark_event_processed(connection, "zoom", "e1", T0) is False
         left = await events.unprocessed_events(connection)
     assert [(e.platform, e.event_id) for e in left] == [("teams", "e1"), ("zoom", "e2")]
+
+
+async def test_a_batch_of_events_is_kept_once_each(engine: AsyncEngine) -> None:
+    def event(event_id: str, platform: str = "zoom") -> dict[str, object]:
+        return {
+            "platform": platform,
+            "event_id": event_id,
+            "type": "ParticipantJoined",
+            "meeting_ref": "123",
+            "payload": {"n": event_id},
+            "received_at": T0,
+        }
+
+    async with engine.begin() as connection:
+        assert await events.record_platform_events(connection, []) == set()
+        assert await events.record_platform_events(connection, [event("e1")]) == {("zoom", "e1")}
+        stored = await events.record_platform_events(
+            connection,
+            [event("e1"), event("e2"), event("e2"), event("e1", "teams"), event("e3")],
+        )
+        pending = await events.unprocessed_events(connection)
+    # e1 was there already; e2 twice in one batch is stored once.
+    assert stored == {("zoom", "e2"), ("teams", "e1"), ("zoom", "e3")}
+    assert [(e.platform, e.event_id, dict(e.payload)) for e in pending] == [
+        ("zoom", "e1", {"n": "e1"}),
+        ("zoom", "e2", {"n": "e2"}),
+        ("teams", "e1", {"n": "e1"}),
+        ("zoom", "e3", {"n": "e3"}),
+    ]
+
+
+async def test_marking_many_events_processed_marks_exactly_those_not_done(
+    engine: AsyncEngine,
+) -> None:
+    later = T0 + timedelta(minutes=1)
+    async with engine.begin() as connection:
+        for platform, event_id in [
+            ("zoom", "a"),
+            ("zoom", "b"),
+            ("zoom", "c"),
+            ("zoom", "d"),
+            ("zoom", "e"),
+            ("teams", "a"),
+            ("teams", "b"),
+        ]:
+            await events.record_platform_event(
+                connection,
+                platform=platform,
+                event_id=event_id,
+                type="ParticipantJoined",
+                meeting_ref="123",
+                payload={},
+                received_at=T0,
+            )
+        assert await events.mark_event_processed(connection, "zoom", "b", T0) is True
+        assert await events.mark_events_processed(connection, [], later) == 0
+        marked = await events.mark_events_processed(
+            connection,
+            # b is done already, x was never received, c is given twice, teams/b is left out
+            [
+                ("zoom", "a"),
+                ("zoom", "b"),
+                ("zoom", "c"),
+                ("zoom", "c"),
+                ("zoom", "x"),
+                ("zoom", "e"),
+                ("teams", "a"),
+            ],
+            later,
+            chunk=2,  # several statements with a handful of events
+        )
+        assert marked == 4
+        left = await events.unprocessed_events(connection)
+        done_at = dict(
+            (
+                await connection.execute(
+                    select(
+                        PlatformEventTable.c.platform + "/" + PlatformEventTable.c.event_id,
+                        PlatformEventTable.c.processed_at,
+                    ).where(PlatformEventTable.c.processed_at.is_not(None))
+                )
+            ).all()
+        )
+        assert await events.mark_events_processed(connection, [("zoom", "a")], later) == 0
+    assert [(e.platform, e.event_id) for e in left] == [("zoom", "d"), ("teams", "b")]
+    assert done_at == {
+        "zoom/a": later,
+        "zoom/b": T0,  # marked before: its time is kept
+        "zoom/c": later,
+        "zoom/e": later,
+        "teams/a": later,
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -74,6 +74,12 @@ class TeamsPlatform(Platform):
 
         return (routes.router,)
 
+    @classmethod
+    def webhook_routers(cls) -> Sequence[APIRouter]:
+        from facilbot.platforms.teams import routes
+
+        return (routes.webhook_router,)
+
     def adapter(self, http: httpx.AsyncClient) -> TeamsAdapter:
         if self._http is None:
             self._http = http

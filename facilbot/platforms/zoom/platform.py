@@ -47,9 +47,15 @@ class ZoomPlatform(Platform):
     @classmethod
     def routers(cls) -> Sequence[APIRouter]:
         # Imported here: the route modules name this class for their dependency.
-        from facilbot.platforms.zoom import routes, webhooks
+        from facilbot.platforms.zoom import routes
 
-        return (webhooks.router, routes.router)
+        return (routes.router,)
+
+    @classmethod
+    def webhook_routers(cls) -> Sequence[APIRouter]:
+        from facilbot.platforms.zoom import webhooks
+
+        return (webhooks.router,)
 
     def adapter(self, http: httpx.AsyncClient) -> ZoomAdapter:
         if self._adapter is None:
