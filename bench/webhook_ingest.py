@@ -42,8 +42,11 @@ is missed (≥ 50 % of the bare throughput, p99 acknowledgement ≤ 100 ms) or a
 wrk is a closed loop (C connections, each sending when the last answer came), so these are
 latencies at saturation, the worst case: with fewer concurrent deliveries they are lower.
 
-Findings (2026-11-29, 2 cores shared with other work at load average 4-8; docs/benchmarks.md
-has the table): bare FastAPI 678 req/s, p99 143 ms; facilbot Zoom on SQLite 215 req/s (32 %),
+Findings after batching the event writes and routing deliveries first (2026-11-29 15:37, idle
+machine; docs/benchmarks.md has both tables): bare 1,551/1,610 req/s; Zoom 487 (SQLite) and
+592 (PostgreSQL) req/s, 33-37 %, p50 ~55 ms, p99 288-360 ms; Graph 241-267 req/s, 16-17 %,
+p99 364-392 ms. Nothing lost. Before those changes (2 cores shared with other work at load
+average 4-8): bare FastAPI 678 req/s, p99 143 ms; facilbot Zoom on SQLite 215 req/s (32 %),
 p99 662 ms; Graph on SQLite 128 req/s (19 %), p99 659 ms; on PostgreSQL Zoom 84 and Graph 65
 req/s, p99 805 and 673 ms. Nothing lost: every acknowledged event stored and processed. Both
 targets missed on that run, but the bare endpoint itself was an order of magnitude below an
