@@ -249,7 +249,10 @@ async def open_api(
         async with contextlib.AsyncExitStack() as stack:
             if sock is not None:
                 url = await stack.enter_async_context(served(app, sock))
-                client = await stack.enter_async_context(httpx.AsyncClient(base_url=url))
+                # httpx's default 5 s read timeout failed an attach on a loaded CI machine
+                client = await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=url, timeout=30.0)
+                )
             else:
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 transport = httpx.ASGITransport(app=app)
