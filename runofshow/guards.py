@@ -13,7 +13,11 @@ What keeps a guard from making things worse:
   takes that break's place (one break, as long as the longer of the two), and a planned break
   that is too short is lengthened rather than preceded by another;
 * a guard break whose limit is already behind (the producer skipped or shortened the break)
-  is offered again at the next boundary within the window, warned first.
+  is offered again at the next boundary within the window, warned first, unless another rule
+  can still be kept: the rules are kept when any one of them is, and a break offered for a
+  limit already missed keeps none.
+* never a guard break right after a break the producer cut too short to count: it would be
+  the same break again, back to back.
 """
 
 from __future__ import annotations
@@ -85,13 +89,16 @@ def decide_break(
     decided_at: int,
     rules: Sequence[BreakRule],
     used: Collection[str] = (),
+    after_break: bool = False,
 ) -> BreakGuard | None:
     """The next guard break in the stretch that began at ``stretch_start``, or None.
 
     The stretch runs until the first break in ``layout`` (or the end of the show, which counts
     as a break). Only points at or after ``decided_at`` are eligible: the past is fixed.
     ``used`` holds the keys of guard breaks already taken (a jump back can bring the same
-    place round again); a new break there gets a numbered key.
+    place round again); a new break there gets a numbered key. ``after_break`` says a break
+    too short to count ended at ``decided_at`` (the producer cut it short): a guard break at
+    that moment would follow it back to back, so it goes strictly later.
     """
     if not rules or not layout:
         return None
@@ -120,6 +127,7 @@ def decide_break(
         return None
     candidates: list[tuple[int, int, BreakRule]] = []
     behind: list[BreakRule] = []
+    earliest = decided_at + 1 if after_break else decided_at
     for rule in rules:
         work, rest = rule.work * US, rule.rest * US
         if length <= work:
@@ -130,18 +138,20 @@ def decide_break(
             candidates.append((stretch_end, rest if planned else rest - following, rule))
             continue
         limit = stretch_start + work
-        low = max(decided_at, limit - BOUNDARY_WINDOW, stretch_start + 1)
+        low = max(earliest, limit - BOUNDARY_WINDOW, stretch_start + 1)
         near = [b for b in boundaries if low <= b <= limit]
         if near:
             candidates.append((max(near), rest, rule))
-        elif limit >= decided_at:
+        elif limit >= earliest:
             candidates.append((limit, rest, rule))
         else:
             behind.append(rule)
-    if behind or not candidates:
-        # A limit is already behind us (the producer skipped or shortened the break): offer
-        # it again at the next boundary within the window, or interrupt once warned.
-        rule = min(behind or rules, key=lambda r: r.rest)
+    if not candidates:
+        # Every limit is already behind us (the producer skipped or shortened the break):
+        # offer it again at the next boundary within the window, or interrupt once warned.
+        # While some rule can still be kept, its candidate stands alone: a cheaper break for a
+        # missed limit would keep no rule at all.
+        rule = min(behind, key=lambda r: r.rest)
         # Strictly after the decision: a boundary at that very moment is the one a skip of the
         # guard's own break just made, and a break offered there is the same break again, back
         # to back (the producer said no to it); it comes back warned instead.

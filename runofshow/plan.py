@@ -419,6 +419,7 @@ class _Sim:
         self.min_rest = min_rest(show.rules.breaks)
         self.held: int | None = None  # the stretch a break interrupted (restored if too short)
         self.rest_from: int | None = None  # when the current run of breaks began
+        self.short_end: int | None = None  # when the last break too short to count ended
         self.cue_rest_from: int | None = None  # when a break cue inside a segment began
 
     # -- driving ------------------------------------------------------------------------------
@@ -710,6 +711,8 @@ class _Sim:
             short = self.rest_from is not None and x - self.rest_from < self.min_rest
             # A break too short to count for any rule does not end the stretch it interrupted.
             self.stretch_start = self.held if short and self.held is not None else x
+            if short:
+                self.short_end = x
             self.held = self.rest_from = None
             self._decide(x)
 
@@ -1006,7 +1009,9 @@ class _Sim:
             end += el.length - off
         # What has run (a break cue already taken) is not ahead: the guards plan from now.
         layout = [placed for placed in layout if placed.end > s] or layout[-1:]
-        self.guard = decide_break(layout, self.stretch_start, s, self.rules.breaks, self.taken)
+        self.guard = decide_break(
+            layout, self.stretch_start, s, self.rules.breaks, self.taken, self.short_end == s
+        )
 
     # -- the result ---------------------------------------------------------------------------
 
