@@ -80,6 +80,8 @@ class Run:
     doubled: int = 0
     due: int = 0
     logged: Counter[str] = field(default_factory=Counter)  # what the instances logged
+    cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # instances', PostgreSQL's, wall seconds
+    cues_in_window: int = 0  # cues due in that window, all instances
 
     @property
     def spread(self) -> float:
@@ -137,6 +139,37 @@ async def held_by(db: Database, dead: str) -> int:
         return int((await connection.execute(query)).scalar_one())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (``/proc/PID/stat``), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (the database runs on the same host;
+    none found when it runs elsewhere, and its CPU is then reported as 0)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_now(children: list[subprocess.Popen[str]]) -> tuple[float, float, float]:
+    return (
+        sum(cpu_seconds(c.pid) for c in children),
+        sum(cpu_seconds(pid) for pid in postgres_pids()),
+        time.monotonic(),
+    )
+
+
 async def run(count: int, per_instance: int, lease: float, kill: bool, folder: Path) -> Run:
     result = Run(count, count * per_instance)
     async with database_url("postgresql") as url:
@@ -161,9 +194,17 @@ async def run(count: int, per_instance: int, lease: float, kill: bool, folder: P
             first = datetime.now(UTC) + timedelta(seconds=LEAD)
             await deliver_starts(db, attached.session_ids, spread(first, result.sessions, EVERY))
             # Without a kill every cue counts: "before the kill" is after the last one.
-            kill_at = first + timedelta(seconds=CUES * EVERY / 2 if kill else 3600)
+            half = first + timedelta(seconds=CUES * EVERY / 2)
+            kill_at = half if kill else first + timedelta(seconds=3600)
+            # CPU over the first half of the shows (before any kill): what the cue rate costs
+            # the instances and the database, against the cores the machine has.
+            await asyncio.sleep(max(0.0, (first - datetime.now(UTC)).total_seconds()))
+            before = cpu_now(children)
+            await asyncio.sleep(max(0.0, (half - datetime.now(UTC)).total_seconds()))
+            after = cpu_now(children)
+            result.cpu = (after[0] - before[0], after[1] - before[1], after[2] - before[2])
+            result.cues_in_window = result.sessions * CUES // 2
             if kill:
-                await asyncio.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
                 victim = children[-1]
                 result.killed = f"i{count - 1}"
                 os.kill(victim.pid, signal.SIGKILL)
@@ -243,6 +284,19 @@ def report(results: list[Run], base: list[float]) -> bool:
             print(f"      {name:<30} {figures(r.by_instance[name])}")
         punctual = p99(r.sent_ms) <= PUNCTUALITY
         ok &= punctual
+    print(
+        f"  CPU over the first half of the shows ({os.cpu_count()} cores; PostgreSQL's "
+        "processes on this host counted):"
+    )
+    for r in results:
+        instances, database, wall = r.cpu
+        per_cue = (instances + database) / max(1, r.cues_in_window) * 1000
+        print(
+            f"    {r.instances} instance(s): instances {instances / wall:4.2f} cores, PostgreSQL "
+            f"{database / wall:4.2f} cores, {r.cues_in_window / wall:5.0f} cues/s; "
+            f"{instances / max(1, r.cues_in_window) * 1000:.2f} + "
+            f"{database / max(1, r.cues_in_window) * 1000:.2f} = {per_cue:.2f} ms CPU per cue"
+        )
     print("  kill -9 of one instance (lease 2 s):")
     for r in results:
         if r.killed is None:

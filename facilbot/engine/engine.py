@@ -165,6 +165,7 @@ class Engine:
         self.starting = Loader("runner-reads", self._read_runners)
         self.first_writes = Writer("runner-first-writes", self.writing, first_writes)
         self._runnings = Writer("running", self.writing, self._mark_running_many)
+        self._endings = Writer("ended", self.writing, self._mark_ended_many)
         self.announcements = Writer("announcements", self.writing, announce)
         self._control_reads = Loader("control-reads", self._read_controls)
         self._show_loads: dict[int, asyncio.Future[Show]] = {}
@@ -710,41 +711,28 @@ class Engine:
         if await self._runnings.submit((session_id, at)):
             self.hub.publish(session_id, {"type": "status", "status": "running"})
 
+    async def mark_ended(self, session_id: str, at: datetime) -> None:
+        # Batched too: sessions started on the hour end together, and a transaction each
+        # (status, event, presence) queued ahead of other sessions' cues.
+        if await self._endings.submit((session_id, at)):
+            self.hub.publish(session_id, {"type": "status", "status": "ended"})
+
     async def _mark_running_many(
         self, connection: AsyncConnection, requests: list[tuple[str, datetime]]
     ) -> list[bool]:
-        """Sessions to "running", each with its ``session.started`` event in the same
-        transaction (the outbox's rule); whether each changed."""
-        moments = dict(requests)
-        moved = await store_sessions.set_sessions_status(connection, moments, "running")
-        await outbox.add_each(
+        return await _move_sessions(connection, requests, "running", "session.started")
+
+    async def _mark_ended_many(
+        self, connection: AsyncConnection, requests: list[tuple[str, datetime]]
+    ) -> list[bool]:
+        changed = await _move_sessions(connection, requests, "ended", "session.ended")
+        # Leaves that arrive after the end (Zoom sends meeting.ended first at times) find no
+        # live session: close everyone's presence at the end instead.
+        await store_participants.close_presence_many(
             connection,
-            [
-                ("session.started", {"session_id": sid, "at": moments[sid]}, sid, moments[sid])
-                for sid in moved
-            ],
+            {sid: at for (sid, at), moved in zip(requests, changed, strict=True) if moved},
         )
-        return [sid in set(moved) for sid, _ in requests]
-
-    async def mark_ended(self, session_id: str, at: datetime) -> None:
-        async def ended(connection: AsyncConnection) -> bool:
-            changed = await store_sessions.set_session_status(connection, session_id, "ended", at)
-            if changed:
-                await outbox.add(
-                    connection,
-                    "session.ended",
-                    {"session_id": session_id, "at": at},
-                    at=at,
-                    session_id=session_id,
-                )
-                # Leaves that arrive after the end (Zoom sends meeting.ended first at times)
-                # find no live session: close everyone's presence at the end instead.
-                await store_participants.close_presence(connection, session_id, at)
-            return changed
-
-        changed = await in_transaction(self.writing, ended)
-        if changed:
-            self.hub.publish(session_id, {"type": "status", "status": "ended"})
+        return changed
 
     async def acknowledge(self, session_id: str, firing_id: int, by: str) -> bool:
         """The producer pressed "done" on a cue (or the bridge confirmed it)."""
@@ -980,3 +968,18 @@ def _check_payload(kind: str, payload: Mapping[str, Any], show: Show) -> dict[st
             raise ControlRefused("replan_policy takes 'auto': true (always accept) or false")
         return {"auto": auto}
     return {}
+
+
+async def _move_sessions(
+    connection: AsyncConnection, requests: list[tuple[str, datetime]], status: str, event: str
+) -> list[bool]:
+    """Sessions to ``status``, each at its own moment and with its ``event`` in the same
+    transaction (the outbox's rule); whether each changed."""
+    moments = dict(requests)
+    moved = await store_sessions.set_sessions_status(connection, moments, status)
+    await outbox.add_each(
+        connection,
+        [(event, {"session_id": sid, "at": moments[sid]}, sid, moments[sid]) for sid in moved],
+    )
+    changed = set(moved)
+    return [sid in changed for sid, _ in requests]

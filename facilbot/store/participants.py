@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facilbot.store._sql import upsert_insert
 from facilbot.store.models import Participant, Presence, table_of
+from facilbot.store.types import UTCDateTime
 
 _participants = table_of(Participant)
 _presence = table_of(Presence)
@@ -129,17 +130,22 @@ async def present_now(connection: AsyncConnection, session_id: str) -> list[Part
     return [ParticipantRecord(**row._mapping) for row in rows]
 
 
-async def close_presence(connection: AsyncConnection, session_id: str, at: datetime) -> int:
-    """Close every open presence interval of the session (the meeting ended); how many."""
-    members = select(_participants.c.id).where(_participants.c.session_id == session_id)
-    result = await connection.execute(
+async def close_presence_many(connection: AsyncConnection, moments: Mapping[str, datetime]) -> None:
+    """Close every open presence interval of each session at its end (``{session id: at}``),
+    one statement run for all (sessions started on the hour end together)."""
+    if not moments:
+        return
+    members = select(_participants.c.id).where(_participants.c.session_id == bindparam("ended_id"))
+    statement = (
         update(_presence)
         .where(
             _presence.c.participant_id.in_(members.scalar_subquery()), _presence.c.left_at.is_(None)
         )
-        .values(left_at=at)
+        .values(left_at=bindparam("ended_at", type_=UTCDateTime()))
     )
-    return int(result.rowcount)
+    await connection.execute(
+        statement, [{"ended_id": sid, "ended_at": at} for sid, at in sorted(moments.items())]
+    )
 
 
 async def participant_id(

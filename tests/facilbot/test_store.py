@@ -668,6 +668,41 @@ async def test_participants_and_presence(engine: AsyncEngine) -> None:
     assert minutes == [(ana, 0, 2, None), (bo, 1, 3, None), (ana, 2, None, "room 1")]
 
 
+async def test_ending_sessions_closes_each_ones_open_presence_at_its_own_end(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as connection:
+        first = await new_session(connection, "m-1")
+        second = await new_session(connection, "m-2")
+        untouched = await new_session(connection, "m-3")
+        people = {}
+        for session_id in (first, second, untouched):
+            for ref in ("a", "b"):
+                pid = await participants.upsert_participant(
+                    connection, session_id, ref, name=ref, seen_at=T0
+                )
+                await participants.participant_joined(connection, pid, T0)
+                people[session_id, ref] = pid
+        # One who left before the end keeps the moment they left.
+        await participants.participant_left(
+            connection, people[first, "b"], T0 + timedelta(minutes=5)
+        )
+        await participants.close_presence_many(
+            connection, {first: T0 + timedelta(minutes=30), second: T0 + timedelta(minutes=45)}
+        )
+        await participants.close_presence_many(connection, {})
+        closed = {
+            session_id: sorted(
+                None if i.left_at is None else (i.left_at - T0) // timedelta(minutes=1)
+                for i in await participants.presence_for(connection, session_id)
+            )
+            for session_id in (first, second)
+        }
+        still_open = await participants.present_now(connection, untouched)
+    assert closed == {first: [5, 30], second: [45, 45]}
+    assert sorted(p.participant_ref for p in still_open) == ["a", "b"]
+
+
 async def test_chat_messages_are_deduplicated_by_platform_id(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         session_id = await new_session(connection)
