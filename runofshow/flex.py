@@ -13,8 +13,7 @@ No segment grows by default. Durations are whole seconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from runofshow.basics import SegmentKind
 from runofshow.durationtext import format_duration
@@ -40,8 +39,8 @@ SHRINK_ORDER: tuple[SegmentKind, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FlexRange:
+# NamedTuples, not dataclasses, for facilbot lint's start-up: see RuleViolation in runofshow.basics.
+class FlexRange(NamedTuple):
     min: int
     max: int
     declared: bool  # the show says so, rather than the kind's default

@@ -21,7 +21,6 @@ import codecs
 import difflib
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
@@ -65,8 +64,8 @@ _INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
 
 
-@dataclass(frozen=True)
-class LoadedShow:
+# NamedTuples, not dataclasses, for facilbot lint's start-up: see RuleViolation in runofshow.basics.
+class LoadedShow(NamedTuple):
     """A validated show with the positions of its nodes and the text it came from."""
 
     show: Show
@@ -75,8 +74,7 @@ class LoadedShow:
     text: str
 
 
-@dataclass(frozen=True)
-class PlainLoadedShow:
+class PlainLoadedShow(NamedTuple):
     """The same as :class:`LoadedShow`, the show as ``runofshow.plain`` classes."""
 
     show: plain.Show

@@ -8,9 +8,8 @@ from the start of the first segment, before any pause or extension.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from runofshow.basics import INTERACTIVE_KINDS, SegmentKind, cues_of, segments_of
 
@@ -38,8 +37,8 @@ ACTIONS = (
 INTERACTIVE_ACTIONS = frozenset({"say", "poll_open", "breakout_open", "commitments_open"})
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+# NamedTuples, not dataclasses, for facilbot lint's start-up: see RuleViolation in runofshow.basics.
+class Span(NamedTuple):
     """A segment placed on the show clock: [start, end) seconds."""
 
     segment_id: str
@@ -53,8 +52,7 @@ class Span:
         return self.end - self.start
 
 
-@dataclass(frozen=True, slots=True)
-class Instant:
+class Instant(NamedTuple):
     """One action at one moment of show time.
 
     ``key`` is unique within the show and stable across edits that do not touch the cue: the
@@ -73,8 +71,7 @@ class Instant:
         return self.action in INTERACTIVE_ACTIONS
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(NamedTuple):
     spans: tuple[Span, ...]
     instants: tuple[Instant, ...]  # sorted by (at, order of appearance)
 
@@ -210,8 +207,7 @@ def _merge_adjacent(
     return merged
 
 
-@dataclass(frozen=True, slots=True)
-class Stretch:
+class Stretch(NamedTuple):
     """Continuous non-break time [start, end) and the break that follows it (None: the end)."""
 
     start: int

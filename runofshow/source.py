@@ -8,23 +8,22 @@ every lint finding can say ``file:line:col``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from runofshow.schedule import Path
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+# NamedTuples, not dataclasses, for facilbot lint's start-up: see RuleViolation in runofshow.basics.
+class Position(NamedTuple):
     line: int  # 1-based
     column: int  # 1-based
 
 
-@dataclass(frozen=True, slots=True)
-class SourceMap:
+class SourceMap(NamedTuple):
     """Document path -> position of the node (the value) and of its key, when it has one."""
 
-    values: Mapping[Path, Position] = field(default_factory=dict)
-    keys: Mapping[Path, Position] = field(default_factory=dict)
+    values: Mapping[Path, Position]
+    keys: Mapping[Path, Position]
 
     def position(self, path: Path, *, prefer_key: bool = False) -> Position:
         """The position of ``path``, or of its nearest ancestor that has one (1:1 at worst)."""
@@ -41,8 +40,7 @@ class SourceMap:
             probe = probe[:-1]
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(NamedTuple):
     """Something wrong with a file that stops it from being used (not a lint finding)."""
 
     file: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import TextIO
 
 from runofshow.basics import Severity
@@ -43,12 +42,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass
 class FileResult:
-    file: str
-    findings: list[Finding] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    status: str = "checked"  # checked | invalid | unreadable
+    """What checking one file gave. A plain class: importing dataclasses would cost this
+    command ~50 M instructions, a sixth of DESIGN §7's budget (bench/lint_speed.py)."""
+
+    __slots__ = ("file", "findings", "problems", "status")
+
+    def __init__(
+        self,
+        file: str,
+        findings: list[Finding] | None = None,
+        problems: list[Problem] | None = None,
+        status: str = "checked",  # checked | invalid | unreadable
+    ) -> None:
+        self.file = file
+        self.findings = findings if findings is not None else []
+        self.problems = problems if problems is not None else []
+        self.status = status
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from runofshow.basics import Severity
 from runofshow.durationtext import format_duration
@@ -30,8 +29,8 @@ class Loaded(Protocol):
     def text(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+# NamedTuples, not dataclasses, for facilbot lint's start-up: see RuleViolation in runofshow.basics.
+class Hit(NamedTuple):
     """What a rule reports: a message and the document path it is about.
 
     ``key`` points the finding at the key of a mapping entry rather than at its value.
@@ -42,14 +41,18 @@ class Hit:
     key: bool = False
 
 
-@dataclass(frozen=True)
 class LintContext:
-    """Everything a rule may read. Rules are pure functions of it."""
+    """Everything a rule may read. Rules are pure functions of it.
 
-    show: AnyShow
-    source: SourceMap
-    file: str
-    text: str
+    A plain class (its schedule is computed once, on first use); not a dataclass, for the
+    reason given above.
+    """
+
+    def __init__(self, show: AnyShow, source: SourceMap, file: str, text: str) -> None:
+        self.show = show
+        self.source = source
+        self.file = file
+        self.text = text
 
     @cached_property
     def schedule(self) -> Schedule:
@@ -71,8 +74,7 @@ class LintContext:
         return self.schedule.spans[-1]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A lint rule. ``check`` is None for the rules the framework applies itself (FB0xx)."""
 
     code: str
@@ -82,8 +84,7 @@ class Rule:
     check: Callable[[LintContext], Iterable[Hit]] | None
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     code: str
     rule: str
     severity: Severity

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import yaml
 
@@ -26,8 +26,8 @@ _SPLIT = re.compile(r"[\s,]+")
 VERB = "ignore"
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+# NamedTuples, not dataclasses, for facilbot lint's start-up: see RuleViolation in runofshow.basics.
+class Problem(NamedTuple):
     """A problem with the configuration or a directive: code, message, line, column."""
 
     code: str
@@ -37,13 +37,17 @@ class Problem:
     path: tuple[str | int, ...] = ()
 
 
-@dataclass(slots=True)
 class Suppression:
-    line: int  # the line of the comment
-    column: int
-    target: int  # the line whose findings it suppresses
-    codes: tuple[str, ...]
-    used: set[str] = field(default_factory=set)
+    """One ``# facilbot: ignore`` comment; ``used`` collects the codes it suppressed."""
+
+    __slots__ = ("codes", "column", "line", "target", "used")
+
+    def __init__(self, line: int, column: int, target: int, codes: tuple[str, ...]) -> None:
+        self.line = line  # the line of the comment
+        self.column = column
+        self.target = target  # the line whose findings it suppresses
+        self.codes = codes
+        self.used: set[str] = set()
 
 
 def lookup(rules: Iterable[Rule]) -> dict[str, str]:
