@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mail": ("mail", "read the development outbox (mail written as .eml files)"),
     "rehearse": ("rehearse", "rehearse a show: a simulated meeting, the console and a panel"),
 }
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, given the terminal's width instead of asking shutil for it.
+
+    argparse makes a formatter for every ``add_argument`` (to check the metavar), not only for
+    help, and the stock one imports shutil (with bz2 and lzma) to ask: ~7 M instructions of
+    facilbot lint's ~300 M (bench/lint_speed.py). The width is found as shutil finds it:
+    ``$COLUMNS``, else the terminal on stdout, else 80; argparse keeps 2 columns free.
+    """
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
+
+
+def _columns() -> int:
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    try:
+        return (os.get_terminal_size(stdout.fileno()).columns if stdout else 0) or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if not args else 2
     module_name, help_text = COMMANDS[args[0]]
     module = importlib.import_module(f"facilbot.commands.{module_name}")
-    sub = argparse.ArgumentParser(prog=f"facilbot {args[0]}", description=help_text)
+    sub = argparse.ArgumentParser(
+        prog=f"facilbot {args[0]}", description=help_text, formatter_class=_Formatter
+    )
     module.add_arguments(sub)
     namespace = sub.parse_args(args[1:])
     try:
