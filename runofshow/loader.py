@@ -18,7 +18,6 @@ resolved with the YAML 1.2 core schema, the one editors use, so ``yes``/``no``/`
 from __future__ import annotations
 
 import codecs
-import difflib
 import os
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -28,7 +27,14 @@ import yaml
 from runofshow import plain
 from runofshow.basics import ID_PATTERN, SHOW_RULE, RuleViolation
 from runofshow.schedule import Path
-from runofshow.source import Position, Problem, ShowError, ShowUnreadable, SourceMap
+from runofshow.source import (
+    Position,
+    Problem,
+    ShowError,
+    ShowUnreadable,
+    SourceMap,
+    close_matches,
+)
 
 if TYPE_CHECKING:
     from runofshow.model import Show
@@ -549,7 +555,7 @@ def _explain(
 
 
 def _suggestions(key: str, container: Path) -> list[str]:
-    return difflib.get_close_matches(key, _allowed_keys(container), n=1, cutoff=0.6)
+    return close_matches(key, _allowed_keys(container))
 
 
 def _clean(error: Any, data: Any) -> _Entry:
@@ -649,7 +655,7 @@ def _describe(kind: str, ctx: dict[str, Any], error: Any, value: Any) -> str:
         if not isinstance(value, str):
             return f"expected one of {', '.join(allowed)}, got {_kind_of(value)}"
         message = f"{value!r} is not one of {', '.join(allowed)}"
-        close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
+        close = close_matches(str(value), allowed)
         return message + (f"; did you mean {close[0]!r}?" if close else "")
     if kind == "string_pattern_mismatch":
         if isinstance(value, str) and ctx.get("pattern") == ID_PATTERN:

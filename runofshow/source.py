@@ -7,7 +7,7 @@ every lint finding can say ``file:line:col``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from runofshow.schedule import Path
@@ -50,6 +50,15 @@ class Problem(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+def close_matches(word: str, candidates: Iterable[str]) -> list[str]:
+    """The candidate most like ``word``, if any is like enough, for a "did you mean"."""
+    # Imported here: only a file with a mistake needs difflib, and importing it would cost
+    # every facilbot lint ~4 M instructions (bench/lint_speed.py).
+    import difflib
+
+    return difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
 
 
 class ShowError(Exception):

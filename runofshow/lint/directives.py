@@ -10,7 +10,6 @@ a value applies to its own line. A finding is suppressed when it points at that 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
@@ -19,7 +18,7 @@ import yaml
 
 from runofshow.basics import Severity
 from runofshow.lint.core import Rule
-from runofshow.source import SourceMap
+from runofshow.source import SourceMap, close_matches
 
 _DIRECTIVE = re.compile(r"#\s*facilbot\s*:(?P<body>.*)$", re.IGNORECASE)
 _SPLIT = re.compile(r"[\s,]+")
@@ -64,7 +63,7 @@ def _resolve(name: str, names: Mapping[str, str]) -> str | None:
 
 
 def did_you_mean(name: str, names: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name.upper(), [n.upper() for n in names], n=1, cutoff=0.6)
+    close = close_matches(name.upper(), [n.upper() for n in names])
     if not close:
         return ""
     by_upper = {n.upper(): n for n in names}
@@ -125,7 +124,7 @@ def scan(
         words = [w for w in _SPLIT.split(head.strip()) if w]
         if not words or words[0].lower() != VERB:
             verb = words[0] if words else ""
-            close = difflib.get_close_matches(verb.lower(), [VERB])
+            close = close_matches(verb.lower(), [VERB])
             hint = f" (did you mean {VERB}?)" if close else ""
             what = f"unknown facilbot directive {verb!r}{hint}" if verb else "empty directive"
             problems.append(
