@@ -57,8 +57,41 @@ slowly than the count, since part of ``pass``'s time is process start-up.
 That ``pass`` was inflated: 49 M of its 88 M instructions were setuptools' editable finder,
 imported by a ``.pth`` into every start of the development venv. The project is now installed
 as a plain path (``[tool.uv] config-settings``); ``pass`` runs 39 M instructions (26 ms),
-``facilbot lint`` 378 M (189 ms, 2026-11-29 15:37, idle): the estimate above was optimistic,
-and the target is missed by what the table lists.
+``facilbot lint`` 378 M (189 ms, 2026-11-29 15:37, idle): the estimate above was optimistic.
+
+Then (2026-11-29 17:40): no dataclasses on the lint path (its records are named tuples,
+the mutable ones plain classes: ``dataclasses`` imports ``inspect``, ~50 M, and each class cost
+~3.5 M to build, a ``NamedTuple`` ~0.7 M); the CLI's sub-command parser gets the terminal width
+without importing ``shutil`` (argparse builds a formatter for every ``add_argument``; ~7 M);
+``difflib`` only for a "did you mean" (~4 M). Each line imports what the line above did:
+
+==============================================  ============  ===========
+``python -c ...``                               instructions  over ``pass``
+==============================================  ============  ===========
+``pass``                                           39 M            —
+``import facilbot.cli`` (argparse, ``re``)         77 M          +38 M
+  … ``runofshow.basics`` (``typing``, ``enum``)   112 M          +73 M
+  … ``runofshow.plain``                           119 M          +80 M
+  … ``yaml``                                      218 M         +179 M
+  … ``runofshow.loader``                          232 M         +193 M
+  … ``runofshow.lint`` (the rules)                244 M         +205 M
+  … ``facilbot.commands.lint``                    245 M         +206 M
+``facilbot lint`` (4-hour example)                288 M         +249 M
+==============================================  ============  ===========
+
+Before and after in one sitting (two rounds each, 30 runs, load average 3.7-4.0 on 2 cores):
+``python -c pass`` 10.1-13.5 ms and 40 M instructions; ``facilbot lint`` before 66.0 and
+88.0 ms median (380 M, 9.6x), after 51.2 and 49.0 ms (288 M, 7.2x): under the 100 ms target.
+
+What is left (~250 M over ``pass``): PyYAML's import, ~100 M, most of it its own regular
+expressions compiled at import (``yaml.reader``'s non-printable class alone takes ~3 ms) and
+``datetime``/``base64`` for its constructor; the emitter, representer and dumper are only ~6 %
+of it. It cannot be trimmed cleanly: the C parser (``yaml._yaml``) itself imports ``yaml`` and
+its pure-Python modules, so importing less needs ``sys.modules`` surgery. Then ``re`` (~26 M,
+which PyYAML needs anyway), ``typing`` (~15 M: ``NamedTuple``, ``Protocol``), argparse and the
+``locale`` its messages' translation lookup imports (~15 M), the time-zone check (``zoneinfo``
+imports ``sysconfig``, ~11 M, only for shows that name a zone) and ~25 M to parse (~17 M),
+validate and lint.
 """
 
 from __future__ import annotations
