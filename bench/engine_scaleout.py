@@ -58,7 +58,10 @@ from facilbot.store.db import Database, reading
 from facilbot.store.models import Firing, Session, table_of
 from integrations.sim import SimWorld
 
-CUES, EVERY = 8, 4  # a 32-second show per session, cues spread evenly over each 4 s
+# The default show: 4 cues 16 s apart, so each instance carries 62.5 cues/s (its 1,000
+# sessions' cues spread evenly) and four carry 250 cues/s, what one instance carries at
+# ``--every 4``. A real show cues every 5-7 minutes: even 16 s is 20 times denser.
+CUES, EVERY = 4, 16
 LEAD = 5.0  # seconds from delivering the starts to the first cues
 BALANCE, TAKEOVER, PUNCTUALITY = 0.10, 3.0, 10.0
 _sessions = table_of(Session)
@@ -170,7 +173,9 @@ def cpu_now(children: list[subprocess.Popen[str]]) -> tuple[float, float, float]
     )
 
 
-async def run(count: int, per_instance: int, lease: float, kill: bool, folder: Path) -> Run:
+async def run(
+    count: int, per_instance: int, lease: float, kill: bool, folder: Path, cues: int, every: int
+) -> Run:
     result = Run(count, count * per_instance)
     async with database_url("postgresql") as url:
         db = await open_db(url, single_instance=False)  # migrates before the children start
@@ -186,15 +191,15 @@ async def run(count: int, per_instance: int, lease: float, kill: bool, folder: P
                 wait_ready(child)
             clock_now = datetime.now(UTC)
             attached = await attach_many(
-                db, SimWorld(), show_text(CUES, EVERY), result.sessions, now=clock_now,
+                db, SimWorld(), show_text(cues, every), result.sessions, now=clock_now,
                 meetings=False,
             )  # fmt: skip
             result.adopted_in = await wait_owned(db)
             result.shares = {str(k): v for k, v in (await owner_counts(db)).items()}
             first = datetime.now(UTC) + timedelta(seconds=LEAD)
-            await deliver_starts(db, attached.session_ids, spread(first, result.sessions, EVERY))
+            await deliver_starts(db, attached.session_ids, spread(first, result.sessions, every))
             # Without a kill every cue counts: "before the kill" is after the last one.
-            half = first + timedelta(seconds=CUES * EVERY / 2)
+            half = first + timedelta(seconds=cues * every / 2)
             kill_at = half if kill else first + timedelta(seconds=3600)
             # CPU over the first half of the shows (before any kill): what the cue rate costs
             # the instances and the database, against the cores the machine has.
@@ -203,7 +208,7 @@ async def run(count: int, per_instance: int, lease: float, kill: bool, folder: P
             await asyncio.sleep(max(0.0, (half - datetime.now(UTC)).total_seconds()))
             after = cpu_now(children)
             result.cpu = (after[0] - before[0], after[1] - before[1], after[2] - before[2])
-            result.cues_in_window = result.sessions * CUES // 2
+            result.cues_in_window = result.sessions * cues // 2
             if kill:
                 victim = children[-1]
                 result.killed = f"i{count - 1}"
@@ -215,7 +220,7 @@ async def run(count: int, per_instance: int, lease: float, kill: bool, folder: P
                         result.takeover = time.monotonic() - killed
                         break
                     await asyncio.sleep(0.02)
-            deadline = time.monotonic() + CUES * EVERY + LEAD + 60  # one bound for all
+            deadline = time.monotonic() + cues * every + LEAD + 60  # one bound for all
             for child in children:
                 try:
                     child.wait(timeout=max(1.0, deadline - time.monotonic()))
@@ -233,7 +238,7 @@ async def run(count: int, per_instance: int, lease: float, kill: bool, folder: P
             lines = errors.read().splitlines()
             errors.close()
         result.logged = logged(lines)
-        tally = await verify(url, log, attached.session_ids, cues=CUES, every=EVERY)
+        tally = await verify(url, log, attached.session_ids, cues=cues, every=every)
     result.lost = tally["lost"] + tally["firing"] + tally["unplanned"]
     result.doubled = tally["doubled"]
     result.due = tally["sent"] + tally["interrupted"] + tally["skipped"] + result.lost
@@ -332,16 +337,21 @@ async def main(args: argparse.Namespace) -> int:
         print(f"PostgreSQL skipped: not reachable ({reason})")
         return 0
     print(
-        f"{args.per_instance} sessions per instance × {CUES} cues every {EVERY} s, lease "
+        f"{args.per_instance} sessions per instance × {args.cues} cues every {args.every} s, lease "
         f"{args.lease:g} s; {load()}"
     )
     start = datetime.now(UTC) + timedelta(seconds=1)
-    due = schedule(spread(start, args.per_instance, EVERY), CUES, EVERY)
+    due = schedule(spread(start, args.per_instance, args.every), args.cues, args.every)
     base = await baseline(due)
     results = []
     with tempfile.TemporaryDirectory(prefix="facilbot-scaleout-") as folder:
         for count in [1, *args.instances]:
-            results.append(await run(count, args.per_instance, args.lease, count > 1, Path(folder)))
+            results.append(
+                await run(
+                    count, args.per_instance, args.lease, count > 1, Path(folder), args.cues,
+                    args.every,
+                )
+            )  # fmt: skip
             print(f"  measured {count} instance(s); {load()}")
     ok = report(results, base)
     print(f"  after: {load()}")
@@ -353,4 +363,6 @@ if __name__ == "__main__":
     parser.add_argument("--instances", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--per-instance", type=int, default=1000)
     parser.add_argument("--lease", type=float, default=2.0)
+    parser.add_argument("--cues", type=int, default=CUES, help="cues per show")
+    parser.add_argument("--every", type=int, default=EVERY, help="seconds between a show's cues")
     sys.exit(asyncio.run(main(parser.parse_args())))
