@@ -166,7 +166,7 @@ def test_chat_event_commands_and_skips() -> None:
         chat_event({"messageType": "message"}, CHAT)
 
 
-async def test_validation_tokens() -> None:
+def _token_checker() -> tuple[FakeClock, FakeMicrosoft, ValidationTokenChecker]:
     clock = FakeClock(1_700_000_000.0)
     fake = FakeMicrosoft(clock=clock)
     checker = ValidationTokenChecker(
@@ -176,6 +176,11 @@ async def test_validation_tokens() -> None:
         metadata_url=ID_METADATA,
         clock=clock,
     )
+    return clock, fake, checker
+
+
+async def test_validation_tokens() -> None:
+    clock, fake, checker = _token_checker()
     await checker.check([fake.mint_validation_token()])
     await checker.check(
         [fake.mint_validation_token(iss=f"https://login.microsoftonline.com/{TENANT}/v2.0")]
@@ -192,3 +197,34 @@ async def test_validation_tokens() -> None:
         assert reason in caught.value.reason
     with pytest.raises(NotificationError, match="no validationTokens"):
         await checker.check([])
+
+
+async def test_a_validation_token_verified_once_is_only_time_checked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Graph repeats a token across notifications: its signature and claims are checked once,
+    its time window on every use, and a token that failed is checked again in full."""
+    import integrations.teams.notifications as notifications
+
+    clock, fake, checker = _token_checker()
+    verified = []
+    real = notifications.verify_rs256
+
+    async def counting(token: str, *args: object, **kwargs: object) -> object:
+        verified.append(token)
+        return await real(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(notifications, "verify_rs256", counting)
+    token = fake.mint_validation_token()
+    for _ in range(3):
+        await checker.check([token])
+    assert verified == [token]
+    foreign = fake.mint_validation_token(aud="another-app")
+    for _ in range(2):
+        with pytest.raises(NotificationError, match="audience"):
+            await checker.check([foreign])
+    assert verified == [token, foreign, foreign]
+    clock.advance(3600 + 300 + 1)  # past exp and the leeway: the full check rejects it
+    with pytest.raises(NotificationError, match="expired"):
+        await checker.check([token])
+    assert verified[-1] == token
