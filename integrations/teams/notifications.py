@@ -37,7 +37,7 @@ from integrations.contract import ChatCommand, ChatMessage, Platform, parse_comm
 
 from ._clock import Clock, wall_clock
 from .activities import clean_text
-from .jwks import JwksCache, KeysUnavailable, TokenRejected, verify_rs256
+from .jwks import JwksCache, KeysUnavailable, SigningKey, TokenRejected, verify_rs256
 
 LifecycleKind = Literal["reauthorizationRequired", "subscriptionRemoved", "missed"]
 LIFECYCLE_EVENTS: frozenset[str] = frozenset(
@@ -251,13 +251,16 @@ class ValidationTokenChecker:
         self._clock = clock
         self._leeway = leeway
         self.keys = JwksCache(metadata_url, http=http, clock=clock)
-        # Tokens that passed every check, with their exp and nbf. Graph puts the same token on
-        # every notification of a subscription for a while, and each parse and RS256 check
-        # (PyJWT reads the header twice, in Python) was a sixth of a notification's CPU
-        # (issue 14). The same bytes verify the same way under the same key, and the claims
-        # checks depend on the claims alone; only the time window moves, and it is checked
-        # again on every use. Bounded: the oldest is dropped first.
-        self._verified: OrderedDict[str, tuple[float, float | None]] = OrderedDict()
+        # Tokens that passed every check: their exp, nbf and the key that verified them. Graph
+        # puts the same token on every notification of a subscription for a while, and each
+        # parse and RS256 check (PyJWT reads the header twice, in Python) was a sixth of a
+        # notification's CPU (issue 14). The same bytes verify the same way under the same
+        # key, and the claims checks depend on the claims alone; the time window is checked
+        # again on every use, and the key must still be the one the key set gives for the
+        # kid: once the set is refreshed (a key rotated out) the token is checked in full
+        # again, so it is accepted exactly when a full check would accept it. Bounded: the
+        # oldest is dropped first.
+        self._verified: OrderedDict[str, tuple[float, float | None, SigningKey]] = OrderedDict()
         self._verified_limit = 256
 
     async def check(self, tokens: Iterable[str]) -> None:
@@ -266,10 +269,10 @@ class ValidationTokenChecker:
         if not tokens:
             raise NotificationError("notification with resource data has no validationTokens")
         for token in tokens:
-            if self._still_valid(token):
+            if await self._still_valid(token):
                 continue
             try:
-                claims, _ = await verify_rs256(
+                claims, key = await verify_rs256(
                     token, self.keys, clock=self._clock, leeway=self._leeway
                 )
             except TokenRejected as rejected:
@@ -291,20 +294,24 @@ class ValidationTokenChecker:
             if claims.get("iss") not in issuers:
                 raise NotificationError("validation token issuer is not our tenant")
             nbf = claims.get("nbf")
-            self._verified[token] = (float(claims["exp"]), None if nbf is None else float(nbf))
+            self._verified[token] = (float(claims["exp"]), None if nbf is None else float(nbf), key)
             while len(self._verified) > self._verified_limit:
                 self._verified.popitem(last=False)
 
-    def _still_valid(self, token: str) -> bool:
-        """Whether ``token`` passed every check before and its time window still holds (the
-        same leeway as ``verify_rs256``); one that no longer holds is forgotten and checked
-        in full, which rejects it."""
-        window = self._verified.get(token)
-        if window is None:
+    async def _still_valid(self, token: str) -> bool:
+        """Whether ``token`` passed every check before, its time window still holds (the same
+        leeway as ``verify_rs256``) and the key set still gives the key that verified it;
+        otherwise it is forgotten and checked in full."""
+        verified = self._verified.get(token)
+        if verified is None:
             return False
-        exp, nbf = window
+        exp, nbf, key = verified
         now = self._clock()
-        if now > exp + self._leeway or (nbf is not None and now < nbf - self._leeway):
+        if (
+            now > exp + self._leeway
+            or (nbf is not None and now < nbf - self._leeway)
+            or await self.keys.get(key.kid) is not key
+        ):
             del self._verified[token]
             return False
         return True

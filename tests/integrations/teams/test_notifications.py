@@ -228,3 +228,17 @@ async def test_a_validation_token_verified_once_is_only_time_checked_again(
     with pytest.raises(NotificationError, match="expired"):
         await checker.check([token])
     assert verified[-1] == token
+
+
+async def test_a_remembered_validation_token_falls_with_its_key() -> None:
+    """Once the key set is refreshed without the key that verified a remembered token, the
+    token is checked in full again, and rejected, as it would be without the memory."""
+    clock, fake, checker = _token_checker()
+    token = fake.mint_validation_token()
+    await checker.check([token])
+    fake.id_keys["id-key-1"] = rsa_key()  # Microsoft rolls the key over
+    clock.advance(301)
+    assert await checker.keys.get("another-kid") is None  # an unknown kid refreshes the set
+    with pytest.raises(NotificationError, match="signature"):
+        await checker.check([token])
+    await checker.check([fake.mint_validation_token()])
