@@ -27,6 +27,17 @@ function init(args)
   end
 end
 
+-- A paced round (WRK_PACE_MS set by the bench): each connection waits a random 0 to 2x that
+-- many milliseconds before each request, so C connections offer about C / pace requests a
+-- second, spread out, instead of sending the moment an answer came. Defined only then: wrk
+-- arms a timer per request for any script that has a delay().
+local pace = tonumber(os.getenv("WRK_PACE_MS") or "")
+if pace and pace > 0 then
+  function delay()
+    return math.floor(math.random() * 2 * pace + 0.5)
+  end
+end
+
 function request()
   index = index % count + 1
   return requests[index]
