@@ -48,6 +48,14 @@ GATHER_TURNS = 64
 #: Rows per statement inside a batch's transaction: each statement's parameters are prepared on
 #: the loop, so a slice at a time keeps the loop free between them.
 WRITE_SLICE = 250
+#: While outcomes stream in, the next batch waits out the rest of this window (seconds) after
+#: the last write. A thousand sessions with their cues spread evenly wake a few milliseconds
+#: apart, so batches held one or two outcomes: five statements and two transactions per cue,
+#: most of an instance's CPU (``bench/engine_scaleout.py``). The send happened before: only the
+#: record waits, and a session's next item is at least a second later (two items at one moment
+#: go in one wake). Streaming means at least two requests a window over the last second
+#: (``_Rate``): a few sessions, and tests, write each outcome at once.
+OUTCOME_LINGER = 0.05
 
 
 #: How many runners woken together go on in one loop turn (``Pacer``).
@@ -103,19 +111,34 @@ class Pacer:
 
 
 class _Coalescer(ABC, Generic[Request, Result]):
-    """Queue requests; one worker writes whatever is queued, then the next lot."""
+    """Queue requests; one worker writes whatever is queued, then the next lot.
 
-    def __init__(self, name: str) -> None:
+    ``linger``: while requests stream in (a write less than this many seconds ago), a batch
+    waits out the rest of that window first, so that a steady stream is written a window at a
+    time; 0 writes as soon as the requests of the current instant are in.
+    """
+
+    def __init__(self, name: str, linger: float = 0.0) -> None:
         self.name = name
+        self.linger = linger
         self._queue: list[tuple[Request, asyncio.Future[Result]]] = []
         self._worker: asyncio.Task[None] | None = None
+        self._last_write = -float("inf")  # loop time of the last write
+        self._rate = _Rate()
 
     async def submit(self, request: Request) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        return await self.enqueue(request)
+
+    def enqueue(self, request: Request) -> asyncio.Future[Result]:
+        """Queue ``request`` and return the future of its result, without waiting for it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
         self._queue.append((request, future))
+        if self.linger:
+            self._rate.count(loop.time())
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._drain(), name=f"facilbot-{self.name}")
-        return await future
+        return future
 
     async def _drain(self) -> None:
         # Yield while requests keep arriving, so that every runner woken at this instant can
@@ -126,7 +149,13 @@ class _Coalescer(ABC, Generic[Request, Result]):
             await asyncio.sleep(0)
             if len(self._queue) == queued:
                 break
+        loop = asyncio.get_running_loop()
+        if self.linger and self._rate.per_second >= 2 / self.linger:
+            wait = self._last_write + self.linger - loop.time()
+            if 0 < wait <= self.linger:
+                await asyncio.sleep(wait)
         while self._queue:
+            self._last_write = loop.time()
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 results = await self.write([request for request, _ in batch])
@@ -149,6 +178,23 @@ class _Coalescer(ABC, Generic[Request, Result]):
     @abstractmethod
     async def write(self, requests: list[Request]) -> list[Result]:
         """Write ``requests`` in one transaction; one result per request, in order."""
+
+
+class _Rate:
+    """Requests per second over the last whole second (loop time): cheap enough to count every
+    request, and a second is long enough to tell a stream from a few requests together."""
+
+    def __init__(self) -> None:
+        self.per_second = 0.0
+        self._since = -float("inf")
+        self._seen = 0
+
+    def count(self, now: float) -> None:
+        if now - self._since >= 1.0:
+            # A gap of more than a second since the last count means no stream.
+            self.per_second = self._seen / (now - self._since) if now - self._since < 2 else 0
+            self._since, self._seen = now, 0
+        self._seen += 1
 
 
 class Turns:
@@ -215,8 +261,8 @@ class ClaimBatcher(_Coalescer[FiringClaim, "int | None"]):
 
 
 class OutcomeBatcher(_Coalescer[FiringOutcome, None]):
-    def __init__(self, begin: Begin) -> None:
-        super().__init__("outcomes")
+    def __init__(self, begin: Begin, linger: float = OUTCOME_LINGER) -> None:
+        super().__init__("outcomes", linger)
         self.begin = begin
 
     async def write(self, requests: list[FiringOutcome]) -> list[None]:

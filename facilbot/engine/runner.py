@@ -141,6 +141,12 @@ def window_end(plan: LivePlan, item: PlannedItem) -> datetime | None:
     return next((other.due for other in plan.items if other.closes == item.key), None)
 
 
+def _retrieved(future: asyncio.Future[None]) -> None:
+    # Its error was logged by nobody else: the runner that queued it is gone.
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("an outcome of a stopped runner was not recorded: %r", future.exception())
+
+
 class SessionRunner:
     def __init__(self, engine: RunnerHost, session_id: str) -> None:
         self.engine = engine
@@ -157,6 +163,9 @@ class SessionRunner:
         self.announced: set[str] = set()  # segment keys whose start is in the outbox
         self.marked_running = False
         self.lost = False
+        # Outcomes queued and not yet written, each with what to announce once it is: the
+        # runner goes on to the next item without waiting for the record of the last one.
+        self._unwritten: list[tuple[asyncio.Future[None], Fired]] = []
         self._cached: tuple[list[Control], LivePlan] | None = None
         self._woken: asyncio.Future[None] | None = None  # what _sleep waits on
 
@@ -205,6 +214,7 @@ class SessionRunner:
                 )
                 engine.hub.publish(self.session_id, {"type": "interrupted", "firings": interrupted})
             await self._loop(show, record.platform, record.meeting_ref)
+            await self._outcomes_written()  # a lost lease returns straight from the loop
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -212,6 +222,9 @@ class SessionRunner:
             # session is picked up again by the next maintenance pass.
             log.exception("session %s: runner stopped on an unexpected error", self.session_id)
         finally:
+            for future, _ in self._unwritten:  # cancelled or stopped: the batch still writes it
+                future.add_done_callback(_retrieved)
+            self._unwritten = []
             self.idle.set()
 
     async def _loop(self, show: Show, platform: str, meeting_ref: str) -> None:
@@ -240,6 +253,9 @@ class SessionRunner:
                 await self._fire(show, plan, item, platform, meeting_ref)
                 if self.lost:
                     return
+            # Recorded before anything else this wake writes: the outbox keeps a cue's event
+            # ahead of the segment's start or the session's end that follows it.
+            await self._outcomes_written()
             if self.reserved:
                 await self._release_moved(plan)
             if ahead and plan.status == "running":
@@ -415,17 +431,17 @@ class SessionRunner:
         grace = timedelta(seconds=show.rules.late_grace)
         if item.action == "poll_close" and item.closes in self.late_skipped:
             # The poll itself was skipped as too late: there is nothing to close.
-            await self._finish(firing_id, "skipped", error="its poll was skipped (late)")
-            self._announce(item, f"skipped (late): {item.key}", "skipped", None, late_ms)
+            fired = self._fired(item, f"skipped (late): {item.key}", "skipped", None, late_ms)
+            self._finish(firing_id, "skipped", fired, error="its poll was skipped (late)")
             return
         if item.action in PROMPT_ACTIONS and late > grace:
             self.late_skipped.add(item.key)
-            await self._finish(
+            self._finish(
                 firing_id,
                 "skipped",
+                self._fired(item, f"skipped (late): {item.key}", "skipped", None, late_ms),
                 error=f"late by {late.total_seconds():.0f}s (grace {grace.seconds}s)",
             )
-            self._announce(item, f"skipped (late): {item.key}", "skipped", None, late_ms)
             return
         # Only room assignment needs who is here; other actions skip the read.
         participants = await self._participants() if item.action == "breakout_open" else []
@@ -494,16 +510,16 @@ class SessionRunner:
             )
             self.open_cues[firing_id] = item.key
         status = "failed" if delivery.outcome == "failed" else "sent"
-        await self._finish(
+        self._finish(
             firing_id,
             status,
+            self._fired(item, built.what, status, str(delivery.channel), late_ms),
             sent_at=engine.clock.now(),
             channel=str(delivery.channel),
             outcome=str(delivery.outcome),
             attempts=attempts,
             error=delivery.detail if status == "failed" else None,
         )
-        self._announce(item, built.what, status, str(delivery.channel), late_ms)
 
     def _segment_changed(self, plan: LivePlan, now: datetime) -> None:
         """Tell the live pages when the piece of the show on now changes (by times: a reused
@@ -589,16 +605,26 @@ class SessionRunner:
             for a in result.attempts
         ]
 
-    async def _finish(self, firing_id: int, status: str, **fields: object) -> None:
-        await self.engine.outcomes.submit(FiringOutcome(firing_id, status, **fields))  # type: ignore[arg-type]
+    def _finish(self, firing_id: int, status: str, fired: Fired, **fields: object) -> None:
+        """Queue the outcome, to be announced as ``fired`` once it is written."""
+        outcome = FiringOutcome(firing_id, status, **fields)  # type: ignore[arg-type]
+        self._unwritten.append((self.engine.outcomes.enqueue(outcome), fired))
 
-    def _announce(
+    def _fired(
         self, item: PlannedItem, what: str, status: str, channel: str | None, late_ms: float
-    ) -> None:
-        fired = Fired(
+    ) -> Fired:
+        return Fired(
             self.session_id, item.key, item.action, what, status, channel, late_ms, item.segment_id
         )
-        self.engine.on_fired(fired)
+
+    async def _outcomes_written(self) -> None:
+        """Wait for the queued outcomes' records, then announce them (live pages read the
+        record when they hear of a cue). A failed write raises here, as it did in line."""
+        while self._unwritten:
+            future, fired = self._unwritten[0]
+            await future
+            self._unwritten.pop(0)
+            self.engine.on_fired(fired)
 
     async def _claim_refused(self, key: str) -> None:
         """The claim found the key taken or our lease gone; tell which, and stop if the latter."""

@@ -7,7 +7,7 @@ import asyncio
 import gc
 
 from facilbot.engine import heap
-from facilbot.engine.batch import Pacer
+from facilbot.engine.batch import Pacer, Writer
 
 
 async def test_the_pacer_lets_a_slice_through_per_loop_turn_in_order() -> None:
@@ -61,3 +61,48 @@ def test_freeze_moves_start_ups_heap_out_of_the_collectors_reach() -> None:
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+class _Recorder(Writer[int, int]):
+    """The coalescer under test, its transaction replaced by a list of the batches it wrote."""
+
+    def __init__(self, linger: float) -> None:
+        async def work(connection: object, requests: list[int]) -> list[int]:
+            return requests
+
+        super().__init__("test", _no_transaction, work)  # type: ignore[arg-type]
+        self.linger = linger
+        self.batches: list[list[int]] = []
+
+    async def write(self, requests: list[int]) -> list[int]:
+        self.batches.append(requests)
+        return requests
+
+
+def _no_transaction() -> object:
+    raise AssertionError("the recorder writes no transaction")
+
+
+async def test_a_stream_of_outcomes_is_written_a_window_at_a_time() -> None:
+    # Loop time is real here (the coalescer waits on the loop), so what is asserted is counts
+    # with wide margins, not times: a request every 2 ms or more for 800 requests (1.6 s or
+    # more; 10 ms under load still makes five a window), a 50 ms window. The first second is
+    # written as it comes: the rate is not known yet.
+    recorder = _Recorder(linger=0.05)
+    futures = []
+    for n in range(800):
+        futures.append(recorder.enqueue(n))
+        await asyncio.sleep(0.002)
+    assert await asyncio.gather(*futures) == list(range(800))
+    written = [n for batch in recorder.batches for n in batch]
+    assert written == list(range(800))  # each once, in order
+    late = [b for b in recorder.batches if b[0] >= 600]  # past the first second
+    assert sum(map(len, late)) / len(late) >= 2  # ~25 a window unloaded
+
+
+async def test_requests_that_do_not_stream_are_written_at_once() -> None:
+    recorder = _Recorder(linger=0.05)
+    for n in range(12):  # 10 a second: under two per window
+        assert await asyncio.wait_for(recorder.submit(n), timeout=5) == n
+        await asyncio.sleep(0.1)
+    assert recorder.batches == [[n] for n in range(12)]
