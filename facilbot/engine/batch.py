@@ -56,6 +56,9 @@ WRITE_SLICE = 250
 #: go in one wake). Streaming means at least two requests a window over the last second
 #: (``_Rate``): a few sessions, and tests, write each outcome at once.
 OUTCOME_LINGER = 0.05
+#: A reservation waits out a linger only when its moment is at least this many lingers away
+#: (reservations are written up to ``RESERVE_AHEAD``, a second, before the moment).
+LINGER_HEADROOM = 4
 
 
 #: How many runners woken together go on in one loop turn (``Pacer``).
@@ -150,7 +153,7 @@ class _Coalescer(ABC, Generic[Request, Result]):
             if len(self._queue) == queued:
                 break
         loop = asyncio.get_running_loop()
-        if self.linger and self._rate.per_second >= 2 / self.linger:
+        if self.linger and self._rate.per_second >= 2 / self.linger and self._may_wait():
             wait = self._last_write + self.linger - loop.time()
             if 0 < wait <= self.linger:
                 await asyncio.sleep(wait)
@@ -174,6 +177,10 @@ class _Coalescer(ABC, Generic[Request, Result]):
                 ):
                     if not future.done():
                         future.set_result(result)
+
+    def _may_wait(self) -> bool:
+        """Whether the queued requests may wait out a linger (all of them, by default)."""
+        return True
 
     @abstractmethod
     async def write(self, requests: list[Request]) -> list[Result]:
@@ -243,12 +250,26 @@ class Turns:
 
 
 class ClaimBatcher(_Coalescer[FiringClaim, "int | None"]):
-    # ``begin`` opens a write transaction: the engine's, which queues SQLite writers in-process.
-    def __init__(self, begin: Begin, instance_id: str, now: Callable[[], datetime]) -> None:
-        super().__init__("claims")
+    """Claims, and reservations (claims written ahead of their moment).
+
+    ``begin`` opens a write transaction: the engine's, which queues SQLite writers in-process.
+    With a ``linger``, a stream of reservations is written a window at a time like outcomes,
+    but only while every queued one's moment is at least ``LINGER_HEADROOM`` lingers away: a
+    claim wanted now (nothing reserved) or soon never waits.
+    """
+
+    def __init__(
+        self, begin: Begin, instance_id: str, now: Callable[[], datetime], linger: float = 0.0
+    ) -> None:
+        super().__init__("reservations" if linger else "claims", linger)
         self.begin = begin
         self.instance_id = instance_id
         self.now = now
+
+    def _may_wait(self) -> bool:
+        soonest = min(request.planned_at for request, _ in self._queue)
+        headroom = timedelta(seconds=self.linger * LINGER_HEADROOM)
+        return soonest - self.now() > headroom
 
     async def write(self, requests: list[FiringClaim]) -> list[int | None]:
         async def claim(connection: AsyncConnection) -> dict[tuple[str, str], int]:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from facilbot.engine import answer
 from facilbot.engine.attaching import attach_session
 from facilbot.engine.batch import (
+    OUTCOME_LINGER,
     ClaimBatcher,
     Loader,
     OutcomeBatcher,
@@ -154,6 +155,10 @@ class Engine:
         self._turns = Turns() if db.dialect == "sqlite" else None
         self.claims = ClaimBatcher(
             functools.partial(self.writing, urgent=True), instance_id, clock.now
+        )
+        # Reservations stream in as steadily as cues fall due: written a window at a time.
+        self.reservations = ClaimBatcher(
+            functools.partial(self.writing, urgent=True), instance_id, clock.now, OUTCOME_LINGER
         )
         self.outcomes = OutcomeBatcher(self.writing)
         self.pacer = Pacer()

@@ -92,6 +92,7 @@ class RunnerHost(Protocol):
     clock: Clock
     hub: LiveHub
     claims: ClaimBatcher
+    reservations: ClaimBatcher
     outcomes: OutcomeBatcher
     pacer: Pacer
     starting: Loader[tuple[store_sessions.SessionRecord | None, list[FiringRecord]]]
@@ -346,7 +347,7 @@ class SessionRunner:
                 or item.key in self.reserved
             ):
                 continue
-            firing_id = await self.engine.claims.submit(
+            firing_id = await self.engine.reservations.submit(
                 FiringClaim(self.session_id, item.key, item.action, item.due)
             )
             if firing_id is None:

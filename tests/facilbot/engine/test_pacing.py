@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from datetime import UTC, datetime, timedelta
 
 from facilbot.engine import heap
-from facilbot.engine.batch import Pacer, Writer
+from facilbot.engine.batch import ClaimBatcher, Pacer, Writer
+from facilbot.store.firings import FiringClaim
 
 
 async def test_the_pacer_lets_a_slice_through_per_loop_turn_in_order() -> None:
@@ -106,3 +108,35 @@ async def test_requests_that_do_not_stream_are_written_at_once() -> None:
         assert await asyncio.wait_for(recorder.submit(n), timeout=5) == n
         await asyncio.sleep(0.1)
     assert recorder.batches == [[n] for n in range(12)]
+
+
+class _Claims(ClaimBatcher):
+    """Reservations as the engine batches them, the claim transaction replaced by a list."""
+
+    def __init__(self, now: datetime) -> None:
+        super().__init__(_no_transaction, "i0", lambda: now, linger=0.05)  # type: ignore[arg-type]
+        self.batches: list[list[str]] = []
+
+    async def write(self, requests: list[FiringClaim]) -> list[int | None]:
+        self.batches.append([r.key for r in requests])
+        return list(range(len(requests)))
+
+
+async def test_a_stream_of_reservations_waits_only_while_their_moments_are_far() -> None:
+    now = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
+    claims = _Claims(now)
+
+    async def stream(ahead: timedelta, tag: str) -> list[list[str]]:
+        claims.batches = []
+        futures = []
+        for n in range(800):  # as in the outcomes' stream above
+            claim = FiringClaim("s", f"{tag}{n}", "say", now + ahead)
+            futures.append(claims.enqueue(claim))
+            await asyncio.sleep(0.002)
+        await asyncio.gather(*futures)
+        return [b for b in claims.batches if int(b[0][1:]) >= 600]
+
+    far = await stream(timedelta(seconds=1), "f")  # a reservation a second ahead
+    assert sum(map(len, far)) / len(far) >= 2
+    near = await stream(timedelta(milliseconds=100), "n")  # two lingers away: at once
+    assert all(len(b) == 1 for b in near)
