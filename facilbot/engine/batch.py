@@ -329,8 +329,9 @@ class Writer(_Coalescer[Request, Result]):
         name: str,
         begin: Begin,
         work: Callable[[AsyncConnection, list[Request]], Awaitable[list[Result]]],
+        linger: float = 0.0,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, linger)
         self.begin = begin
         self._work = work
 

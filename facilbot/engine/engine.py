@@ -170,7 +170,8 @@ class Engine:
         self.starting = Loader("runner-reads", self._read_runners)
         self.first_writes = Writer("runner-first-writes", self.writing, first_writes)
         self._runnings = Writer("running", self.writing, self._mark_running_many)
-        self._endings = Writer("ended", self.writing, self._mark_ended_many)
+        # Sessions end as their shows do, spread like their cues: nobody waits on the record.
+        self._endings = Writer("ended", self.writing, self._mark_ended_many, OUTCOME_LINGER)
         self.announcements = Writer("announcements", self.writing, announce)
         self._control_reads = Loader("control-reads", self._read_controls)
         self._show_loads: dict[int, asyncio.Future[Show]] = {}
