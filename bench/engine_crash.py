@@ -39,6 +39,7 @@ from enginebench import (
 )
 from sqlalchemy import func, select
 
+from facilbot.engine import heap
 from facilbot.engine.clock import RealClock
 from facilbot.engine.engine import Engine, to_control
 from facilbot.store import controls as store_controls
@@ -80,6 +81,7 @@ async def child(url: str, log: Path, instance: str, lease: float, *, adopt: bool
         lease_seconds=lease,
     )  # fmt: skip
     await engine.start()
+    heap.freeze()  # as ``facilbot serve`` does once it has started (facilbot/engine/heap.py)
     async with reading(db.engine) as connection:
         active = [r.id for r in await store_sessions.active_sessions(connection)]
     if adopt:  # else take whatever is free now (a second instance beside a live one)

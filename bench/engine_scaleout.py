@@ -16,6 +16,10 @@ survivors' first claim on a taken-over session, and then the checks of ``engine_
 nothing lost, nothing doubled. Baselines from the same run: bare asyncio timers for one
 instance's schedule, and one instance process with ``--per-instance`` sessions (no kill).
 
+Also measured: the CPU the instances and PostgreSQL's processes used over the first half of
+the shows (``/proc``), as cores and per cue, so that a missed target can be told from a
+machine with more work than cores (docs/scaling.md, "Stop 18").
+
 Targets: every instance within ±10 % of its fair share; takeover ≤ 3 s with a 2 s lease;
 nothing lost or doubled; p99 sent ≤ 10 ms (DESIGN §7). Exits 1 when one is missed. Skips
 (exit 0) when PostgreSQL is unreachable. The load average is printed with the figures: the
