@@ -116,9 +116,10 @@ class Pacer:
 class _Coalescer(ABC, Generic[Request, Result]):
     """Queue requests; one worker writes whatever is queued, then the next lot.
 
-    ``linger``: while requests stream in (a write less than this many seconds ago), a batch
-    waits out the rest of that window first, so that a steady stream is written a window at a
-    time; 0 writes as soon as the requests of the current instant are in.
+    ``linger``: while requests stream in (at least two a window over the last second, see
+    ``_Rate``), a batch waits out the rest of the window begun by the last write, so that a
+    steady stream is written a window at a time; 0 writes as soon as the requests of the
+    current instant are in.
     """
 
     def __init__(self, name: str, linger: float = 0.0) -> None:
@@ -198,7 +199,7 @@ class _Rate:
 
     def count(self, now: float) -> None:
         if now - self._since >= 1.0:
-            # A gap of more than a second since the last count means no stream.
+            # Two seconds or more since the count began means a gap: no stream.
             self.per_second = self._seen / (now - self._since) if now - self._since < 2 else 0
             self._since, self._seen = now, 0
         self._seen += 1
